@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from sidecar.domain.errors import status_exception
 
 
-class TaskType(str, Enum):
+class TaskType(StrEnum):
     SPARSE_EMBEDDING = "sparse_embedding"
     TEXT_EMBEDDING = "text_embedding"
 
