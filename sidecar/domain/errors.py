@@ -66,7 +66,9 @@ class PassThroughError(ElasticsearchError):
         self.raw_body = raw_body
 
     def body(self) -> dict[str, Any]:
-        return self.raw_body if isinstance(self.raw_body, dict) else {"error": str(self.raw_body), "status": self.status}
+        if isinstance(self.raw_body, dict):
+            return self.raw_body
+        return {"error": str(self.raw_body), "status": self.status}
 
 
 class FlatError(Exception):
@@ -84,10 +86,10 @@ def no_handler(uri: str, method: str) -> FlatError:
 
 
 def wrong_method(uri: str, method: str, allowed: list[str]) -> FlatError:
-    allowed_list = ", ".join(allowed)
+    reason = f"Incorrect HTTP method for uri [{uri}] and method [{method}], allowed: [{', '.join(allowed)}]"
     return FlatError(
         405,
-        {"error": f"Incorrect HTTP method for uri [{uri}] and method [{method}], allowed: [{allowed_list}]", "status": 405},
+        {"error": reason, "status": 405},
         {"Allow": ",".join(allowed)},
     )
 
