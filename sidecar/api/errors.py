@@ -1,0 +1,38 @@
+"""Rendering of every error as Elasticsearch renders it; the one place domain errors become responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from sidecar.api.negotiation import response_content_type
+from sidecar.domain.errors import ElasticsearchError, FlatError, PassThroughError
+
+
+def json_response(
+    request: web.Request, body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    response = web.Response(body=orjson.dumps(body), status=status, headers=headers)
+    response.headers["Content-Type"] = response_content_type(request)
+    return response
+
+
+def error_response(request: web.Request, error: ElasticsearchError | FlatError) -> web.Response:
+    if isinstance(error, FlatError):
+        return json_response(request, error.flat_body, error.status, error.headers)
+    response = json_response(request, error.body(), error.status)
+    if not isinstance(error, PassThroughError):
+        for name, values in error.headers.items():
+            for value in values:
+                response.headers.add(name, value)
+    return response
+
+
+def too_large(limit: int) -> ElasticsearchError:
+    return ElasticsearchError(413, "content_too_long_exception", f"request content is larger than [{limit}] bytes")
+
+
+def internal_error() -> ElasticsearchError:
+    return ElasticsearchError(500, "exception", "An internal error occurred in the inference sidecar")

@@ -1,0 +1,17 @@
+"""Typed application keys: how handlers reach the components built by `create_app`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from sidecar.observability.metrics import Metrics
+from sidecar.settings import Settings
+
+if TYPE_CHECKING:
+    from sidecar.components import Components
+
+SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", Metrics)
+COMPONENTS: web.AppKey[Components] = web.AppKey("components")

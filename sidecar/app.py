@@ -1,0 +1,136 @@
+"""The composition root: `create_app(settings)` builds every component once and wires the routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+
+import aiohttp
+import orjson
+from aiohttp import web
+from elasticsearch import AsyncElasticsearch
+
+from sidecar.api.keys import COMPONENTS, METRICS, SETTINGS
+from sidecar.api.middleware import add_product_header, observe, render_errors
+from sidecar.api.routes import add_routes
+from sidecar.components import Components
+from sidecar.domain.messages import Messages
+from sidecar.domain.service import ServiceContext
+from sidecar.engine.engine import InferenceEngine
+from sidecar.es.client import build_es_client
+from sidecar.es.preflight import run_preflight
+from sidecar.observability.logging import get_logger
+from sidecar.observability.metrics import Metrics
+from sidecar.plugin_loader import load_services
+from sidecar.readiness import Readiness
+from sidecar.registry.cache import ModelCache
+from sidecar.registry.crypto import SecretBox
+from sidecar.registry.indices import IndexNames
+from sidecar.registry.store import ModelStore
+from sidecar.security.egress import EgressPolicy
+from sidecar.security.privileges import Authorizer
+from sidecar.settings import ConfigurationError, Settings
+from sidecar.version import VERSION
+
+log = get_logger("sidecar.app")
+PREFLIGHT = web.AppKey("preflight", asyncio.Task[None])
+_CLAIM_LEASE_MARGIN = 60.0
+
+
+def _secret_box(settings: Settings) -> SecretBox:
+    key = settings.secrets_key_bytes()
+    if key is None:
+        raise ConfigurationError("invalid configuration: SIDECAR_SECRETS_KEY is required (base64 of 32 random bytes)")
+    return SecretBox(key, settings.old_secrets_keys_bytes())
+
+
+async def create_app(
+    settings: Settings,
+    *,
+    es: AsyncElasticsearch | None = None,
+    service_table: dict[str, str] | None = None,
+) -> web.Application:
+    """Build the application. Must run inside the event loop that will serve it."""
+    box = _secret_box(settings)
+    metrics = Metrics(VERSION)
+    es = es or build_es_client(settings)
+    http = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=settings.provider_max_connections, ttl_dns_cache=300),
+        json_serialize=lambda value: orjson.dumps(value).decode(),
+    )
+    names = IndexNames.from_prefix(settings.index_prefix)
+    messages = Messages(settings.api_compat)
+    store = ModelStore(es, names, box, messages, claim_lease=settings.es_ml_timeout + _CLAIM_LEASE_MARGIN)
+    authorizer = Authorizer(
+        es,
+        metrics,
+        ttl=settings.privilege_cache_ttl,
+        security_disabled_policy=settings.security_disabled_policy,
+    )
+    context = ServiceContext(settings, http, es, EgressPolicy(settings.egress_deny_networks))
+    services = load_services(context, service_table)
+    components = Components(
+        settings=settings,
+        metrics=metrics,
+        es=es,
+        http=http,
+        names=names,
+        store=store,
+        models=ModelCache(lambda model_id: components.load_model(model_id), settings.model_cache_ttl),
+        authorizer=authorizer,
+        services=services,
+        engine=InferenceEngine(settings, metrics),
+        readiness=Readiness(),
+        messages=messages,
+    )
+
+    app = web.Application(middlewares=[observe, render_errors], client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    app[METRICS] = metrics
+    app[COMPONENTS] = components
+    app.on_response_prepare.append(add_product_header)
+    app.on_startup.append(_start_preflight)
+    app.on_shutdown.append(_mark_shutting_down)
+    app.on_cleanup.append(_close)
+    add_routes(app)
+    return app
+
+
+async def _start_preflight(app: web.Application) -> None:
+    app[PREFLIGHT] = asyncio.create_task(wait_until_ready(app[COMPONENTS]))
+
+
+async def wait_until_ready(components: Components) -> None:
+    """Run the preflight with capped exponential backoff until it passes; readiness turns green then."""
+    delay = 0.1
+    while not components.readiness.shutting_down:
+        report = await run_preflight(
+            components.es, components.names, components.authorizer, components.settings.index_prefix
+        )
+        if report.ok:
+            for note in report.notes:
+                log.info("preflight", note=note)
+            components.readiness.mark_ready()
+            log.info("ready", elasticsearch=report.version)
+            return
+        components.readiness.mark_not_ready("; ".join(report.problems))
+        log.warning("preflight failed, retrying", problems=report.problems, retry_in_seconds=round(delay, 2))
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 10.0) * random.uniform(0.8, 1.2)
+
+
+async def _mark_shutting_down(app: web.Application) -> None:
+    app[COMPONENTS].readiness.mark_shutting_down()
+
+
+async def _close(app: web.Application) -> None:
+    components = app[COMPONENTS]
+    task = app.get(PREFLIGHT)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await components.engine.close()
+    await components.http.close()
+    await components.es.close()

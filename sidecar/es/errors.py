@@ -1,0 +1,28 @@
+"""The one place where Elasticsearch client errors become domain errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from elasticsearch import ApiError, TransportError
+from elasticsearch import ConnectionError as EsConnectionError
+
+from sidecar.domain.errors import ElasticsearchError, cluster_unavailable
+
+
+def translate(exc: Exception) -> ElasticsearchError:
+    if isinstance(exc, ApiError):
+        return ElasticsearchError.from_body(exc.meta.status, exc.body)
+    if isinstance(exc, EsConnectionError | TransportError):
+        return cluster_unavailable(type(exc).__name__)
+    raise exc
+
+
+@asynccontextmanager
+async def es_errors() -> AsyncIterator[None]:
+    """Re-raise client errors as the ES error the caller should see (503 when ES is unreachable)."""
+    try:
+        yield
+    except (ApiError, TransportError) as exc:
+        raise translate(exc) from None

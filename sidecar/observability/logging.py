@@ -1,0 +1,78 @@
+"""structlog setup. Every log line passes the redaction processor before it is rendered."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+REDACTED = "[REDACTED]"
+_SENSITIVE_KEY = re.compile(r"(key|token|passw|secret|authorization|credential|cookie)", re.IGNORECASE)
+_CREDENTIAL_VALUE = re.compile(r"\b(Basic|Bearer|ApiKey)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+_KEY_LIKE_VALUE = re.compile(r"\b(sk-[A-Za-z0-9_-]{8,}|hf_[A-Za-z0-9]{8,})")
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return _KEY_LIKE_VALUE.sub(REDACTED, _CREDENTIAL_VALUE.sub(r"\1 " + REDACTED, value))
+    if isinstance(value, dict):
+        return {k: REDACTED if _is_sensitive(k) else _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def _is_sensitive(key: object) -> bool:
+    return isinstance(key, str) and bool(_SENSITIVE_KEY.search(key))
+
+
+def redact_secrets(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Blank out values under secret-looking keys, and credentials embedded in strings."""
+    for key in list(event_dict):
+        event_dict[key] = REDACTED if _is_sensitive(key) else _scrub(event_dict[key])
+    return event_dict
+
+
+def configure_logging(level: str = "INFO", log_format: str = "json", stream: Any = None) -> None:
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if log_format == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact_secrets,
+        renderer,
+    ]
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stdout),
+        cache_logger_on_first_use=False,
+    )
+    # Libraries log through the standard library; send their warnings through the same pipeline.
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(_StdlibBridge())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+
+
+class _StdlibBridge(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        event: dict[str, Any] = {"event": record.getMessage(), "logger": record.name, "level": record.levelname.lower()}
+        if record.exc_info:
+            event["exception"] = type(record.exc_info[1]).__name__
+        redact_secrets(None, "", event)
+        return str(structlog.processors.JSONRenderer()(None, "", event))
+
+
+def get_logger(name: str = "sidecar") -> Any:
+    return structlog.get_logger(name)
