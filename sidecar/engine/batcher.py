@@ -1,0 +1,166 @@
+"""Merging of concurrent requests to one model into shared provider calls.
+
+Pieces (at most `limit` distinct texts each) join the first open batch of their key with room for their new texts;
+a text already in the batch takes no room and is sent once. A batch goes when it is full, or `window` seconds after
+it opened, so merging never adds more than the window to anyone's latency. With a window of 0 a batch goes on the
+next turn of the event loop: it merges what arrives in the same turn and never waits.
+
+Each batch runs in its own task, so that a caller who is cancelled (or times out) only drops its interest; when
+every caller of a batch has gone, the batch is cancelled. A failure goes to every caller of the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable
+
+from sidecar.domain.model import Model
+from sidecar.domain.results import Embedding
+from sidecar.domain.service import InferenceService
+from sidecar.engine.errors import engine_closed
+
+BatchKey = tuple[str, str]
+RunBatch = Callable[[BatchKey, InferenceService, Model, list[str]], Awaitable[list[Embedding]]]
+OnMerged = Callable[[InferenceService, int], None]
+
+
+class Entry:
+    __slots__ = ("future", "request", "texts")
+
+    def __init__(self, texts: list[str], future: asyncio.Future[list[Embedding]], request: Hashable) -> None:
+        self.texts = texts
+        self.future = future
+        self.request = request
+
+
+class Batch:
+    __slots__ = ("entries", "handle", "key", "limit", "live", "model", "service", "task", "texts")
+
+    def __init__(self, key: BatchKey, service: InferenceService, model: Model, limit: int) -> None:
+        self.key = key
+        self.service = service
+        self.model = model
+        self.limit = limit
+        self.entries: list[Entry] = []
+        self.texts: dict[str, None] = {}
+        self.live = 0
+        self.handle: asyncio.Handle | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def accepts(self, service: InferenceService, model: Model, texts: list[str]) -> bool:
+        if service is not self.service or (model is not self.model and model != self.model):
+            return False
+        room = self.limit - len(self.texts)
+        return len(texts) <= room or sum(1 for text in texts if text not in self.texts) <= room
+
+    def add(self, entry: Entry) -> None:
+        self.entries.append(entry)
+        self.texts.update(dict.fromkeys(entry.texts))
+        self.live += 1
+        entry.future.add_done_callback(self._entry_done)
+
+    def _entry_done(self, future: asyncio.Future[list[Embedding]]) -> None:
+        if future.cancelled():
+            self.live -= 1
+            if self.live == 0 and self.task is not None:
+                self.task.cancel()
+
+
+class Batcher:
+    def __init__(self, window: float, run: RunBatch, on_merged: OnMerged) -> None:
+        self.window = window
+        self._run = run
+        self._on_merged = on_merged
+        self._open: dict[BatchKey, list[Batch]] = {}
+        self._running: set[asyncio.Task[None]] = set()
+
+    def submit(
+        self,
+        key: BatchKey,
+        service: InferenceService,
+        model: Model,
+        texts: list[str],
+        limit: int,
+        request: Hashable,
+    ) -> asyncio.Future[list[Embedding]]:
+        """Queue distinct `texts` (at most `limit`); the future gets their results in the same order."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Embedding]] = loop.create_future()
+        batches = self._open.setdefault(key, [])
+        for batch in batches:
+            if batch.accepts(service, model, texts):
+                break
+        else:
+            batch = Batch(key, service, model, limit)
+            batches.append(batch)
+            if self.window > 0:
+                batch.handle = loop.call_later(self.window, self._flush, batch)
+            else:
+                batch.handle = loop.call_soon(self._flush, batch)
+        batch.add(Entry(texts, future, request))
+        if len(batch.texts) >= batch.limit:
+            self._flush(batch)
+        return future
+
+    def forget(self, model_id: str) -> None:
+        """New requests no longer join the open batches of this model; those already queued still go."""
+        for key in [key for key in self._open if key[0] == model_id]:
+            del self._open[key]
+
+    async def close(self) -> None:
+        for batches in self._open.values():
+            for batch in batches:
+                if batch.handle is not None:
+                    batch.handle.cancel()
+                for entry in batch.entries:
+                    if not entry.future.done():
+                        entry.future.set_exception(engine_closed())
+        self._open.clear()
+        tasks = list(self._running)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _flush(self, batch: Batch) -> None:
+        if batch.handle is not None:
+            batch.handle.cancel()
+            batch.handle = None
+        batches = self._open.get(batch.key)
+        if batches is not None and batch in batches:
+            batches.remove(batch)
+            if not batches:
+                del self._open[batch.key]
+        live = [entry for entry in batch.entries if not entry.future.done()]
+        if not live:
+            return
+        if len(live) != len(batch.entries):
+            batch.entries = live
+            batch.texts = {text: None for entry in live for text in entry.texts}
+        requests = len({entry.request for entry in live})
+        if requests > 1:
+            self._on_merged(batch.service, requests)
+        task = asyncio.get_running_loop().create_task(self._execute(batch))
+        batch.task = task
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _execute(self, batch: Batch) -> None:
+        texts = list(batch.texts)
+        try:
+            results = await self._run(batch.key, batch.service, batch.model, texts)
+        except asyncio.CancelledError:
+            _fail(batch.entries, engine_closed())
+            raise
+        except Exception as error:
+            _fail(batch.entries, error)
+            return
+        position = {text: i for i, text in enumerate(texts)}
+        for entry in batch.entries:
+            if not entry.future.done():
+                entry.future.set_result([results[position[text]] for text in entry.texts])
+
+
+def _fail(entries: list[Entry], error: BaseException) -> None:
+    for entry in entries:
+        if not entry.future.done():
+            entry.future.set_exception(error)

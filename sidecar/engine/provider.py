@@ -1,0 +1,99 @@
+"""One provider call as the engine makes it: rate limit, retries, truncation on "content too large", metrics.
+
+A `ProviderError` that is finally not retried leaves as `to_es_error(model_id)`; `ElasticsearchError`s raised by
+the plugin pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+import time
+
+from sidecar.domain.errors import ProviderError
+from sidecar.domain.model import Model
+from sidecar.domain.results import Embedding, SparseEmbedding
+from sidecar.domain.service import InferenceService
+from sidecar.engine.errors import rate_limit_queue_full, wrong_result_count
+from sidecar.engine.rate_limit import RateLimitQueueFull, TokenBucket
+from sidecar.engine.retry import RetryPolicy, call_with_retry
+from sidecar.engine.timing import Clock, Sleep
+from sidecar.observability.metrics import Metrics
+
+# ES `xpack.inference.truncator.reducation_percentage` default: keep half of each input, once.
+TRUNCATION_RATIO = 0.5
+
+
+def truncate(text: str) -> str:
+    return text[: int(len(text) * TRUNCATION_RATIO)]
+
+
+class ProviderCaller:
+    def __init__(
+        self, metrics: Metrics, policy: RetryPolicy, *, clock: Clock, sleep: Sleep, rng: random.Random
+    ) -> None:
+        self._metrics = metrics
+        self._policy = policy
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng
+
+    async def call(
+        self, service: InferenceService, model: Model, texts: list[str], limiter: TokenBucket | None
+    ) -> list[Embedding]:
+        try:
+            try:
+                return await self._with_retry(service, model, texts, limiter)
+            except ProviderError as error:
+                if not error.content_too_large:
+                    raise
+            shortened = [truncate(text) for text in texts]
+            results = await self._with_retry(service, model, shortened, limiter)
+            return [
+                dataclasses.replace(result, is_truncated=True)
+                if isinstance(result, SparseEmbedding) and short != text
+                else result
+                for result, short, text in zip(results, shortened, texts, strict=True)
+            ]
+        except ProviderError as error:
+            raise error.to_es_error(model.model_id) from error
+        except RateLimitQueueFull:
+            self._metrics.rate_limited.labels(service=service.name).inc()
+            raise rate_limit_queue_full(model.model_id) from None
+
+    async def _with_retry(
+        self, service: InferenceService, model: Model, texts: list[str], limiter: TokenBucket | None
+    ) -> list[Embedding]:
+        async def attempt() -> list[Embedding]:
+            return await self._attempt(service, model, texts, limiter)
+
+        def count_retry(_: ProviderError) -> None:
+            self._metrics.retries.labels(service=service.name).inc()
+
+        return await call_with_retry(
+            attempt, self._policy, clock=self._clock, sleep=self._sleep, rng=self._rng, on_retry=count_retry
+        )
+
+    async def _attempt(
+        self, service: InferenceService, model: Model, texts: list[str], limiter: TokenBucket | None
+    ) -> list[Embedding]:
+        if limiter is not None:
+            await limiter.acquire()
+        outcome = "error"
+        started = time.perf_counter()
+        try:
+            results = await service.infer(model, texts)
+            if len(results) != len(texts):
+                raise wrong_result_count(model.model_id, len(texts), len(results))
+            outcome = "success"
+            return results
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
+        finally:
+            metrics = self._metrics
+            elapsed = time.perf_counter() - started
+            metrics.provider_seconds.labels(service=service.name, outcome=outcome).observe(elapsed)
+            metrics.provider_calls.labels(service=service.name, outcome=outcome).inc()
+            metrics.provider_inputs.labels(service=service.name).inc(len(texts))
