@@ -1,0 +1,200 @@
+"""ELSER on the cluster's ML nodes: the model is deployed through the trained-models API with the
+inference id as its deployment id, so the cluster's own `inference` processors can use it too."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, ClassVar
+
+from elasticsearch import ApiError, AsyncElasticsearch, BadRequestError, TransportError
+from pydantic import BaseModel, ConfigDict
+
+from sidecar.domain.errors import ElasticsearchError, cluster_unavailable
+from sidecar.domain.model import Model, ModelConfig
+from sidecar.domain.results import Embedding, SparseEmbedding
+from sidecar.domain.service import InferenceService
+from sidecar.domain.settings_map import (
+    SERVICE_SETTINGS,
+    Validation,
+    extract_required_positive_int,
+    remove_as_type,
+    remove_map_or_throw,
+    remove_optional_map,
+    throw_if_not_empty,
+)
+from sidecar.domain.task_type import TaskType
+from sidecar.es.errors import translate
+
+ELSER_V1 = ".elser_model_1"
+ELSER_V2 = ".elser_model_2"
+ELSER_V2_LINUX = ".elser_model_2_linux-x86_64"
+VALID_MODEL_VERSIONS = (ELSER_V1, ELSER_V2, ELSER_V2_LINUX)
+INPUT_FIELD = "text_field"
+INFER_TIMEOUT = "10s"
+_DOWNLOAD_POLL_SECONDS = 0.2
+
+
+class ElserServiceSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    num_allocations: int
+    num_threads: int
+    model_version: str | None = None
+
+    @classmethod
+    def from_request(cls, settings: dict[str, Any]) -> ElserServiceSettings:
+        validation = Validation()
+        allocations = extract_required_positive_int(settings, "num_allocations", SERVICE_SETTINGS, validation)
+        threads = extract_required_positive_int(settings, "num_threads", SERVICE_SETTINGS, validation)
+        version = remove_as_type(settings, "model_version", str)
+        if version is not None and version not in VALID_MODEL_VERSIONS:
+            validation.add(f"unknown ELSER model version [{version}]")
+        validation.raise_if_any()
+        assert allocations is not None and threads is not None
+        return cls(num_allocations=allocations, num_threads=threads, model_version=version)
+
+    @classmethod
+    def from_stored(cls, settings: dict[str, Any]) -> ElserServiceSettings:
+        version = settings.get("model_version", settings.get("model_id"))
+        return cls(
+            num_allocations=int(settings["num_allocations"]),
+            num_threads=int(settings["num_threads"]),
+            model_version=version,
+        )
+
+    def to_public(self) -> dict[str, Any]:
+        public: dict[str, Any] = {"num_allocations": self.num_allocations, "num_threads": self.num_threads}
+        if self.model_version is not None:
+            public["model_version"] = self.model_version
+        return public
+
+
+def platform_name(os_name: str, os_arch: str) -> str:
+    """ES `Platforms.platformName`."""
+    name = os_name.lower()
+    if name.startswith("windows"):
+        name = "windows"
+    elif name == "mac os x":
+        name = "darwin"
+    arch = os_arch.lower()
+    arch = {"amd64": "x86_64", "i386": "x86"}.get(arch, arch)
+    return f"{name}-{arch}"
+
+
+def choose_variant(platforms: set[str]) -> str:
+    return ELSER_V2_LINUX if platforms == {"linux-x86_64"} else ELSER_V2
+
+
+class ElserService(InferenceService):
+    name: ClassVar[str] = "elser"
+    task_types: ClassVar[frozenset[TaskType]] = frozenset({TaskType.SPARSE_EMBEDDING})
+
+    def parse_request(self, model_id: str, task_type: TaskType, config: dict[str, Any]) -> Model:
+        service_map = remove_map_or_throw(config, "service_settings")
+        settings = ElserServiceSettings.from_request(service_map)
+        task_map = remove_optional_map(config, "task_settings")
+        self.check_task_type(task_type)
+        for leftover in (config, service_map, task_map):
+            throw_if_not_empty(leftover, self.name)
+        return Model(ModelConfig(model_id, task_type, self.name, settings.to_public(), {}))
+
+    def parse_stored(self, config: ModelConfig, secrets: dict[str, Any]) -> Model:
+        settings = ElserServiceSettings.from_stored(config.service_settings)
+        stored = ModelConfig(config.model_id, config.task_type, config.service, settings.to_public(), {})
+        return Model(stored, {})
+
+    async def prepare(self, model: Model) -> Model:
+        settings = ElserServiceSettings.from_stored(model.config.service_settings)
+        if settings.model_version is not None:
+            return model
+        version = choose_variant(await self._ml_platforms())
+        chosen = settings.model_copy(update={"model_version": version})
+        config = model.config
+        return Model(ModelConfig(config.model_id, config.task_type, config.service, chosen.to_public(), {}), {})
+
+    async def start(self, model: Model) -> None:
+        settings = ElserServiceSettings.from_stored(model.config.service_settings)
+        variant = settings.model_version or ELSER_V2
+        ml_timeout = self.context.settings.es_ml_timeout
+        deadline = time.monotonic() + ml_timeout
+        try:
+            await self._download(variant)
+            await self._wait_until_defined(variant, deadline)
+            await self._ml_client(ml_timeout).ml.start_trained_model_deployment(
+                model_id=variant,
+                deployment_id=model.model_id,
+                number_of_allocations=settings.num_allocations,
+                threads_per_allocation=settings.num_threads,
+                wait_for="started",
+                timeout=f"{max(1, int(deadline - time.monotonic()) - 1)}s",
+            )
+        except (ApiError, TransportError) as exc:
+            raise translate(exc) from None
+
+    async def stop(self, model: Model) -> None:
+        try:
+            await self._ml_client(self.context.settings.es_ml_timeout).ml.stop_trained_model_deployment(
+                model_id=model.model_id
+            )
+        except (ApiError, TransportError) as exc:
+            raise translate(exc) from None
+
+    async def infer(self, model: Model, inputs: list[str]) -> list[Embedding]:
+        try:
+            response = await self.context.es.ml.infer_trained_model(
+                model_id=model.model_id, docs=[{INPUT_FIELD: text} for text in inputs], timeout=INFER_TIMEOUT
+            )
+        except (ApiError, TransportError) as exc:
+            raise translate(exc) from None
+        results = response["inference_results"]
+        if len(results) != len(inputs):
+            raise ElasticsearchError(500, "status_exception", "ELSER returned a different number of results")
+        return [
+            SparseEmbedding(dict(result.get("predicted_value", {})), bool(result.get("is_truncated", False)))
+            for result in results
+        ]
+
+    def _ml_client(self, request_timeout: float) -> AsyncElasticsearch:
+        # 429 (no ML capacity) must not be retried by the client: one attempt, a long wait.
+        return self.context.es.options(request_timeout=request_timeout, max_retries=0)
+
+    async def _ml_platforms(self) -> set[str]:
+        try:
+            response = await self.context.es.nodes.info(node_id="ml:true", metric="os")
+        except TransportError:
+            raise cluster_unavailable("cannot read the ML nodes") from None
+        except ApiError as exc:
+            raise translate(exc) from None
+        platforms = set()
+        for node in response["nodes"].values():
+            if "ml" in node.get("roles", []) and "os" in node:
+                platforms.add(platform_name(node["os"].get("name", ""), node["os"].get("arch", "")))
+        return platforms
+
+    async def _download(self, variant: str) -> None:
+        try:
+            await self.context.es.ml.put_trained_model(model_id=variant, input={"field_names": [INPUT_FIELD]})
+        except BadRequestError as exc:
+            if _error_type(exc.body) != "resource_already_exists_exception":
+                raise
+
+    async def _wait_until_defined(self, variant: str, deadline: float) -> None:
+        while True:
+            response = await self.context.es.ml.get_trained_models(model_id=variant, include="definition_status")
+            configs = response["trained_model_configs"]
+            if configs and configs[0].get("fully_defined"):
+                return
+            if time.monotonic() >= deadline:
+                raise ElasticsearchError(
+                    408,
+                    "status_exception",
+                    f"Timed out waiting for trained model [{variant}] to be downloaded. "
+                    "Use the trained model API to track the download and try again once it has finished.",
+                )
+            await asyncio.sleep(_DOWNLOAD_POLL_SECONDS)
+
+
+def _error_type(body: Any) -> str | None:
+    error = body.get("error") if isinstance(body, dict) else None
+    return error.get("type") if isinstance(error, dict) else None
