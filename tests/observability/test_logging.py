@@ -1,0 +1,32 @@
+import io
+import json
+
+from sidecar.observability.logging import REDACTED, configure_logging, get_logger
+
+
+def test_secrets_are_redacted_from_every_line() -> None:
+    stream = io.StringIO()
+    configure_logging("DEBUG", "json", stream)
+    log = get_logger("test")
+    log.info(
+        "calling",
+        api_key="sk-abcdefghijklmnop",
+        headers={"Authorization": "Bearer tok123", "Accept": "application/json"},
+        detail="sent Authorization: ApiKey dGVzdDp0ZXN0 and sk-abcdefghijklmnop",
+        password="hunter2",
+    )
+    line = json.loads(stream.getvalue().strip().splitlines()[-1])
+    assert line["api_key"] == REDACTED
+    assert line["password"] == REDACTED
+    assert line["headers"] == {"Authorization": REDACTED, "Accept": "application/json"}
+    assert "dGVzdDp0ZXN0" not in line["detail"] and "sk-abcdefghijklmnop" not in line["detail"]
+    assert line["event"] == "calling" and line["level"] == "info"
+
+
+def test_console_format_and_level_filter() -> None:
+    stream = io.StringIO()
+    configure_logging("WARNING", "console", stream)
+    get_logger("test").info("hidden")
+    get_logger("test").warning("shown", token="abc")
+    output = stream.getvalue()
+    assert "hidden" not in output and "shown" in output and "abc" not in output
