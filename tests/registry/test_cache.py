@@ -1,4 +1,5 @@
 import asyncio
+import contextlib
 
 from sidecar.domain.model import Model, ModelConfig
 from sidecar.domain.task_type import TaskType
@@ -42,8 +43,6 @@ async def test_failed_loads_are_not_cached() -> None:
 
     cache = ModelCache(loader, ttl=5.0)
     for _ in range(2):
-        try:
+        with contextlib.suppress(KeyError):
             await cache.get("x")
-        except KeyError:
-            pass
     assert calls == 2
