@@ -1,0 +1,325 @@
+"""What the HTTP-provider plugins share: the JSON POST, ES's status handling pieces, truncation, the probe.
+
+ES names: `BaseResponseHandler` (messages, `toRestStatus`), `Truncator` (3 characters per token; retry once
+with every input cut to half), `ActionUtils.createInternalServerError` (failures that are not a status code:
+500 `Failed to send ... request to [url]` with the cause under `caused_by`), `ServiceUtils.getEmbeddingSize`
+(the PUT-time probe with `["how big"]`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import ipaddress
+import math
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import aiohttp
+import orjson
+from multidict import CIMultiDictProxy
+
+from sidecar.domain.errors import ElasticsearchError, ProviderError, status_exception
+from sidecar.domain.model import Model
+from sidecar.domain.service import ServiceContext
+from sidecar.security.egress import EgressPolicy
+
+T = TypeVar("T")
+
+# BaseResponseHandler's messages.
+SERVER_ERROR = "Received a server error status code"
+RATE_LIMIT = "Received a rate limit status code"
+AUTHENTICATION = "Received an authentication error status code"
+REDIRECTION = "Unhandled redirection"
+CONTENT_TOO_LARGE = "Received a content too large status code"
+UNSUCCESSFUL = "Received an unsuccessful status code"
+
+# ServiceUtils.TEST_EMBEDDING_INPUT and the probe's failure message.
+PROBE_INPUT = "how big"
+PROBE_FAILED = "Could not determine embedding size"
+
+# Truncator: ES assumes a token every 3 characters; `xpack.inference.truncator.reducation_percentage`.
+CHARS_PER_TOKEN = 3
+REDUCTION_RATIO = 0.5
+
+# aiohttp's connector caches DNS answers for 10 s; the egress verdict for a host name is kept as long.
+EGRESS_CACHE_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class UpstreamResponse:
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def json(self) -> Any:
+        """The parsed body, or None when it is not JSON."""
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            return None
+
+
+class UpstreamFailure(ProviderError):
+    """A provider call that failed without a usable status: unreachable, timed out, or an unusable 2xx body.
+
+    ES wraps such failures (`ActionUtils.createInternalServerError`): 500 `status_exception`
+    `Failed to send <what> request to [<url>]`, with the cause under `caused_by`.
+    """
+
+    def __init__(
+        self,
+        failed_to_send: str,
+        cause_type: str,
+        cause: str,
+        *,
+        status: int = 0,
+        retryable: bool = False,
+    ) -> None:
+        super().__init__(cause, status=status, retryable=retryable)
+        self.failed_to_send = failed_to_send
+        self.cause_type = cause_type
+
+    def to_es_error(self, model_id: str) -> ElasticsearchError:
+        return ElasticsearchError(
+            500,
+            "status_exception",
+            self.failed_to_send,
+            caused_by={"type": self.cause_type, "reason": self.message},
+        )
+
+
+def failed_to_send_message(what: str, url: str | None) -> str:
+    """ES `ActionUtils.constructFailedToSendRequestMessage`."""
+    return f"Failed to send {what} request to [{url}]" if url else f"Failed to send {what} request"
+
+
+async def post_json(
+    context: ServiceContext,
+    url: str,
+    payload: Any,
+    headers: dict[str, str],
+    *,
+    failed_to_send: str,
+) -> UpstreamResponse:
+    """POST a JSON body; redirects are not followed (ES answers 3xx with `Unhandled redirection`)."""
+    await check_egress(context.egress, url)
+    timeout = context.settings.provider_timeout
+    try:
+        async with context.http.post(
+            url,
+            data=orjson.dumps(payload),
+            headers={"Content-Type": "application/json", **headers},
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            allow_redirects=False,
+        ) as response:
+            body = await response.read()
+            return UpstreamResponse(response.status, response.headers, body)
+    except TimeoutError:
+        raise UpstreamFailure(
+            failed_to_send, "timeout_exception", f"The request timed out after [{timeout:g}s]"
+        ) from None
+    except aiohttp.ClientConnectionError as exc:
+        raise UpstreamFailure(failed_to_send, "connect_exception", _connection_reason(exc)) from None
+    except aiohttp.ClientError as exc:
+        raise UpstreamFailure(failed_to_send, "io_exception", type(exc).__name__) from None
+
+
+def _connection_reason(exc: aiohttp.ClientConnectionError) -> str:
+    # The text names host and port (public model settings), never the request headers.
+    return str(exc) or type(exc).__name__
+
+
+# --- egress -----------------------------------------------------------------------------------------
+
+_egress_verdicts: weakref.WeakKeyDictionary[EgressPolicy, dict[str, float]] = weakref.WeakKeyDictionary()
+
+
+async def check_egress(egress: EgressPolicy, url: str) -> None:
+    """`EgressPolicy.check_url` without blocking the event loop on a DNS lookup."""
+    host = urlsplit(url).hostname or ""
+    if _is_ip_literal(host):
+        egress.check_url(url)
+        return
+    allowed = _egress_verdicts.setdefault(egress, {})
+    now = time.monotonic()
+    if allowed.get(host, 0.0) > now:
+        return
+    await asyncio.to_thread(egress.check_url, url)
+    if len(allowed) > 1024:
+        allowed.clear()
+    allowed[host] = now + EGRESS_CACHE_SECONDS
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+# --- status handling ----------------------------------------------------------------------------------
+
+
+def provider_error(
+    message: str,
+    response: UpstreamResponse,
+    *,
+    secret: str | None,
+    retryable: bool = False,
+    content_too_large: bool = False,
+) -> ProviderError:
+    """A ProviderError carrying the upstream status, `Retry-After` and the upstream error text.
+
+    The upstream text of a 401 is dropped: providers quote (part of) the rejected key in it.
+    """
+    upstream = None if response.status == 401 else upstream_error_message(response.json())
+    if upstream is not None and secret:
+        upstream = upstream.replace(secret, "[REDACTED]")
+    return ProviderError(
+        message,
+        status=response.status,
+        retryable=retryable,
+        retry_after=parse_retry_after(response.headers),
+        content_too_large=content_too_large,
+        upstream_message=upstream,
+    )
+
+
+def upstream_error_message(body: Any) -> str | None:
+    """`{"error":{"message":"..."}}` (OpenAI) or `{"error":"..."}` (Hugging Face); None otherwise or when empty."""
+    if not isinstance(body, dict):
+        return None
+    error = body.get("error")
+    if isinstance(error, dict):
+        error = error.get("message")
+    return error if isinstance(error, str) and error else None
+
+
+def parse_retry_after(headers: CIMultiDictProxy[str], now: float | None = None) -> float | None:
+    """Seconds to wait: OpenAI's `retry-after-ms`, else `Retry-After` as seconds or as an HTTP date."""
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds is not None:
+        try:
+            value = float(milliseconds) / 1000.0
+        except ValueError:
+            value = math.nan
+        if math.isfinite(value) and value >= 0:
+            return value
+    header = headers.get("Retry-After")
+    if header is None:
+        return None
+    header = header.strip()
+    try:
+        seconds = float(header)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(header)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        current = datetime.now(UTC).timestamp() if now is None else now
+        return max(0.0, when.timestamp() - current)
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+# --- truncation -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Truncation:
+    texts: list[str]
+    truncated: list[bool]
+
+
+def truncate_to_tokens(texts: Sequence[str], max_tokens: int | None) -> Truncation:
+    """ES `Truncator.truncate(input, tokenLimit)`: cut to `max_tokens * 3` characters; no limit, no cut."""
+    if max_tokens is None:
+        return Truncation(list(texts), [False] * len(texts))
+    return _cut(texts, [max(0, max_tokens * CHARS_PER_TOKEN)] * len(texts))
+
+
+def truncate_by_ratio(texts: Sequence[str], ratio: float = REDUCTION_RATIO) -> Truncation:
+    """ES `Truncator.truncate(input)`: cut every input to `floor(len * ratio)` characters."""
+    return _cut(texts, [math.floor(len(text) * ratio) for text in texts])
+
+
+def _cut(texts: Sequence[str], lengths: list[int]) -> Truncation:
+    cut = [text[:length] for text, length in zip(texts, lengths, strict=True)]
+    return Truncation(cut, [len(new) < len(old) for new, old in zip(cut, texts, strict=True)])
+
+
+async def send_with_truncation(
+    first: Truncation, send: Callable[[list[str]], Awaitable[T]]
+) -> tuple[T, list[bool]]:
+    """Send; on "content too large", once more with every input cut by the Truncator. Other failures propagate."""
+    try:
+        return await send(first.texts), first.truncated
+    except ProviderError as exc:
+        if not exc.content_too_large:
+            raise
+    retry = truncate_by_ratio(first.texts)
+    flags = [before or now for before, now in zip(first.truncated, retry.truncated, strict=True)]
+    return await send(retry.texts), flags
+
+
+# --- the probe ------------------------------------------------------------------------------------------
+
+
+async def probe_embedding_size(model_id: str, infer: Callable[[list[str]], Awaitable[list[Any]]]) -> int:
+    """ES `ServiceUtils.getEmbeddingSize`: embed `["how big"]`; any failure is 400 `Could not determine embedding size`.
+
+    The cause goes under `caused_by` without the provider's own error text, which may quote a key.
+    """
+    try:
+        results = await infer([PROBE_INPUT])
+    except ProviderError as exc:
+        raise _probe_failed(_sanitized_cause(exc, model_id)) from None
+    if not results or not getattr(results[0], "embedding", None):
+        raise status_exception(PROBE_FAILED)
+    return len(results[0].embedding)
+
+
+def _sanitized_cause(exc: ProviderError, model_id: str) -> dict[str, Any]:
+    if isinstance(exc, UpstreamFailure):
+        return exc.to_es_error(model_id).body()["error"]
+    safe = ProviderError(exc.message, status=exc.status)
+    return safe.to_es_error(model_id).body()["error"]
+
+
+def _probe_failed(cause: dict[str, Any]) -> ElasticsearchError:
+    # ES renders the deepest Elasticsearch exception as the root cause.
+    root = {"type": cause["type"], "reason": cause["reason"]}
+    caused_by = {key: value for key, value in cause.items() if key != "root_cause"}
+    return ElasticsearchError(400, "status_exception", PROBE_FAILED, caused_by=caused_by, root_cause=[root])
+
+
+def empty_body(failed_to_send: str, url: str, status: int) -> UpstreamFailure:
+    """ES `HttpUtils.checkForEmptyBody`: a 2xx without a body; not retried."""
+    return UpstreamFailure(
+        failed_to_send,
+        "illegal_state_exception",
+        f"Response body was empty for request [POST {url} HTTP/1.1]",
+        status=status,
+    )
+
+
+def unparsable(failed_to_send: str, reason: str, status: int) -> UpstreamFailure:
+    """A 2xx body without the expected fields; ES retries response-parsing failures."""
+    return UpstreamFailure(failed_to_send, "illegal_state_exception", reason, status=status, retryable=True)
+
+
+def with_service_settings(model: Model, service_settings: dict[str, Any]) -> Model:
+    return dataclasses.replace(model, config=dataclasses.replace(model.config, service_settings=service_settings))

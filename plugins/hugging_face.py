@@ -1,0 +1,240 @@
+"""The `hugging_face` service (ES 8.12): a Hugging Face Inference Endpoint.
+
+`text_embedding` (ES `HuggingFaceEmbeddingsModel`) and `sparse_embedding` (ES `HuggingFaceElserModel`: an ELSER
+model served by the endpoint). ES classes mirrored: `HuggingFaceBaseService`, `HuggingFaceService`,
+`HuggingFaceServiceSettings`, `HuggingFaceElserServiceSettings`, `DefaultSecretSettings`,
+`HuggingFaceInferenceRequestEntity`, `HuggingFaceResponseHandler`, `HuggingFaceEmbeddingsResponseEntity`,
+`HuggingFaceElserResponseEntity`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from plugins._http import (
+    AUTHENTICATION,
+    CONTENT_TOO_LARGE,
+    RATE_LIMIT,
+    REDIRECTION,
+    SERVER_ERROR,
+    UNSUCCESSFUL,
+    UpstreamResponse,
+    empty_body,
+    failed_to_send_message,
+    post_json,
+    probe_embedding_size,
+    provider_error,
+    send_with_truncation,
+    truncate_to_tokens,
+    unparsable,
+    with_service_settings,
+)
+from plugins._secrets import ApiKeySecrets
+from sidecar.domain.errors import ProviderError
+from sidecar.domain.model import Model, ModelConfig
+from sidecar.domain.results import Embedding, SparseEmbedding, TextEmbedding
+from sidecar.domain.service import InferenceService
+from sidecar.domain.settings_map import (
+    SERVICE_SETTINGS,
+    Validation,
+    check_url,
+    extract_required_string,
+    extract_similarity,
+    remove_as_type,
+    remove_map_or_throw,
+    throw_if_not_empty,
+)
+from sidecar.domain.task_type import TaskType
+
+__all__ = [
+    "ApiKeySecrets",
+    "HuggingFaceElserServiceSettings",
+    "HuggingFaceService",
+    "HuggingFaceServiceSettings",
+]
+
+NAME = "hugging_face"
+DEFAULT_SIMILARITY = "cosine"
+MISSING_EMBEDDINGS = "Failed to find required field [embeddings] in Hugging Face embeddings response"
+BAD_SPARSE_RESPONSE = "Failed to parse the Hugging Face ELSER response: expected an array of token-weight objects"
+RETRYABLE_STATUSES = frozenset({429, 502, 503})
+
+
+def _extract_url(settings: dict[str, Any], validation: Validation) -> str | None:
+    """ES `HuggingFaceServiceSettings.extractUri`: required, then parsed as a URI."""
+    url = extract_required_string(settings, "url", SERVICE_SETTINGS, validation)
+    return check_url(url, "url", SERVICE_SETTINGS, validation)
+
+
+class HuggingFaceServiceSettings(BaseModel):
+    """`text_embedding` settings."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    url: str
+    similarity: str | None = None
+    dimensions: int | None = None
+    max_input_tokens: int | None = None
+
+    @classmethod
+    def from_request(cls, settings: dict[str, Any]) -> HuggingFaceServiceSettings:
+        validation = Validation()
+        url = _extract_url(settings, validation)
+        similarity = extract_similarity(settings, SERVICE_SETTINGS, validation)
+        dimensions = remove_as_type(settings, "dimensions", int)
+        max_input_tokens = remove_as_type(settings, "max_input_tokens", int)
+        validation.raise_if_any()
+        assert url is not None
+        return cls(url=url, similarity=similarity, dimensions=dimensions, max_input_tokens=max_input_tokens)
+
+    @classmethod
+    def from_stored(cls, settings: dict[str, Any]) -> HuggingFaceServiceSettings:
+        return cls.model_validate(settings)
+
+    def to_public(self) -> dict[str, Any]:
+        """ES key order: url, similarity, dimensions, max_input_tokens; nulls left out."""
+        return self.model_dump(exclude_none=True)
+
+
+class HuggingFaceElserServiceSettings(BaseModel):
+    """`sparse_embedding` settings: the endpoint URL only (8.12 reads nothing else; other keys are unknown)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    url: str
+
+    @classmethod
+    def from_request(cls, settings: dict[str, Any]) -> HuggingFaceElserServiceSettings:
+        validation = Validation()
+        url = _extract_url(settings, validation)
+        validation.raise_if_any()
+        assert url is not None
+        return cls(url=url)
+
+    @classmethod
+    def from_stored(cls, settings: dict[str, Any]) -> HuggingFaceElserServiceSettings:
+        return cls.model_validate(settings)
+
+    def to_public(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class HuggingFaceService(InferenceService):
+    name: ClassVar[str] = NAME
+    task_types: ClassVar[frozenset[TaskType]] = frozenset({TaskType.TEXT_EMBEDDING, TaskType.SPARSE_EMBEDDING})
+    # Inputs per call to the endpoint. Inference Endpoints have no fixed limit (it depends on the deployed
+    # container's max batch size); subclass and override to change it.
+    default_batch_limit: ClassVar[int] = 128
+
+    def parse_request(self, model_id: str, task_type: TaskType, config: dict[str, Any]) -> Model:
+        # 8.12 reads only `service_settings`: a `task_settings` key is left over and reported as unknown.
+        config = dict(config)
+        config.pop("service", None)
+        service_map = remove_map_or_throw(config, SERVICE_SETTINGS)
+        self.check_task_type(task_type)
+        settings: HuggingFaceServiceSettings | HuggingFaceElserServiceSettings
+        if task_type is TaskType.TEXT_EMBEDDING:
+            settings = HuggingFaceServiceSettings.from_request(service_map)
+        else:
+            settings = HuggingFaceElserServiceSettings.from_request(service_map)
+        secrets = ApiKeySecrets.from_request(service_map)
+        throw_if_not_empty(config, NAME)
+        throw_if_not_empty(service_map, NAME)
+        return Model(ModelConfig(model_id, task_type, NAME, settings.to_public(), {}), secrets.to_secrets())
+
+    def parse_stored(self, config: ModelConfig, secrets: dict[str, Any]) -> Model:
+        if config.task_type is TaskType.TEXT_EMBEDDING:
+            HuggingFaceServiceSettings.from_stored(config.service_settings)
+        else:
+            HuggingFaceElserServiceSettings.from_stored(config.service_settings)
+        return Model(config, secrets)
+
+    async def prepare(self, model: Model) -> Model:
+        """`text_embedding`: one probe call for the vector length; similarity defaults to cosine. Sparse: no probe."""
+        if model.task_type is not TaskType.TEXT_EMBEDDING:
+            return model
+        dimensions = await probe_embedding_size(model.model_id, lambda texts: self.infer(model, texts))
+        settings = HuggingFaceServiceSettings.from_stored(model.config.service_settings)
+        updated = settings.model_copy(
+            update={"similarity": settings.similarity or DEFAULT_SIMILARITY, "dimensions": dimensions}
+        )
+        return with_service_settings(model, updated.to_public())
+
+    async def infer(self, model: Model, inputs: list[str]) -> list[Embedding]:
+        api_key = ApiKeySecrets.from_stored(model.secrets, model.model_id).api_key.get_secret_value()
+        headers = {"Authorization": f"Bearer {api_key}"}
+        dense = model.task_type is TaskType.TEXT_EMBEDDING
+        if dense:
+            settings = HuggingFaceServiceSettings.from_stored(model.config.service_settings)
+            url, max_input_tokens, what = settings.url, settings.max_input_tokens, "text embeddings"
+        else:
+            url, max_input_tokens = HuggingFaceElserServiceSettings.from_stored(model.config.service_settings).url, None
+            what = "ELSER"
+        failed_to_send = failed_to_send_message(f"Hugging Face {what}", url)
+
+        async def send(texts: list[str]) -> Any:
+            response = await post_json(self.context, url, {"inputs": texts}, headers, failed_to_send=failed_to_send)
+            if not response.ok:
+                raise status_error(response, api_key)
+            if not response.body.strip():
+                raise empty_body(failed_to_send, url, response.status)
+            if dense:
+                return parse_embeddings(response, len(texts), failed_to_send)
+            return parse_sparse(response, len(texts), failed_to_send)
+
+        results, truncated = await send_with_truncation(truncate_to_tokens(inputs, max_input_tokens), send)
+        if dense:
+            return [TextEmbedding(vector) for vector in results]
+        return [SparseEmbedding(weights, flag) for weights, flag in zip(results, truncated, strict=True)]
+
+
+def status_error(response: UpstreamResponse, api_key: str) -> ProviderError:
+    """ES `HuggingFaceResponseHandler.checkForFailureStatusCode`."""
+    status = response.status
+    if status in RETRYABLE_STATUSES:
+        return provider_error(RATE_LIMIT, response, secret=api_key, retryable=True)
+    if status >= 500:
+        return provider_error(SERVER_ERROR, response, secret=api_key)
+    if status == 401:
+        return provider_error(AUTHENTICATION, response, secret=api_key)
+    if status == 413:
+        return provider_error(CONTENT_TOO_LARGE, response, secret=api_key, content_too_large=True)
+    if 300 <= status < 400:
+        return provider_error(REDIRECTION, response, secret=api_key)
+    return provider_error(UNSUCCESSFUL, response, secret=api_key)
+
+
+def parse_embeddings(response: UpstreamResponse, expected: int, failed_to_send: str) -> list[list[float]]:
+    """ES `HuggingFaceEmbeddingsResponseEntity`: `[[...],[...]]` or `{"embeddings":[[...],[...]]}`."""
+    body = response.json()
+    if isinstance(body, dict):
+        body = body.get("embeddings")
+    if not isinstance(body, list) or not all(isinstance(vector, list) for vector in body):
+        raise unparsable(failed_to_send, MISSING_EMBEDDINGS, response.status)
+    if len(body) != expected:
+        raise unparsable(
+            failed_to_send,
+            f"Expected [{expected}] embeddings in Hugging Face embeddings response, received [{len(body)}]",
+            response.status,
+        )
+    return body
+
+
+def parse_sparse(response: UpstreamResponse, expected: int, failed_to_send: str) -> list[dict[str, float]]:
+    """ES `HuggingFaceElserResponseEntity`: `[{"token": weight, ...}, ...]`, one object per input."""
+    body = response.json()
+    if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
+        raise unparsable(failed_to_send, BAD_SPARSE_RESPONSE, response.status)
+    try:
+        weights = [{str(token): float(weight) for token, weight in item.items()} for item in body]
+    except (TypeError, ValueError):
+        raise unparsable(failed_to_send, BAD_SPARSE_RESPONSE, response.status) from None
+    if len(weights) != expected:
+        raise unparsable(
+            failed_to_send,
+            f"Expected [{expected}] results in Hugging Face ELSER response, received [{len(weights)}]",
+            response.status,
+        )
+    return weights
