@@ -72,7 +72,6 @@ class Settings(BaseSettings):
     replica_heartbeat_seconds: float = Field(default=10.0, gt=0)
 
     # Lifecycle
-    startup_timeout: float = Field(default=0.0, ge=0)
     shutdown_grace_seconds: float = Field(default=5.0, ge=0)
     shutdown_drain_seconds: float = Field(default=30.0, ge=0)
 
