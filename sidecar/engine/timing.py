@@ -12,16 +12,23 @@ Sleep = Callable[[float], Awaitable[None]]
 monotonic: Clock = time.monotonic
 sleep: Sleep = asyncio.sleep
 
-_UNITS = ((86400.0, "d"), (3600.0, "h"), (60.0, "m"), (1.0, "s"), (1e-3, "ms"), (1e-6, "micros"))
+_UNITS = (
+    (86_400_000_000_000, "d"),
+    (3_600_000_000_000, "h"),
+    (60_000_000_000, "m"),
+    (1_000_000_000, "s"),
+    (1_000_000, "ms"),
+    (1_000, "micros"),
+)
 
 
 def format_time_value(seconds: float) -> str:
-    """ES `TimeValue.toString()`: the largest unit the value reaches, one decimal at most (`30s`, `1.5m`, `500ms`)."""
-    if seconds <= 0:
+    """ES `TimeValue.toString()`: the largest unit reached, one decimal cut off (`30s`, `1.5m`, `500ms`)."""
+    nanos = round(seconds * 1e9)
+    if nanos <= 0:
         return "0s"
     for size, suffix in _UNITS:
-        if seconds >= size:
-            value = round(seconds / size, 1)
-            text = f"{value:.1f}".removesuffix(".0")
-            return text + suffix
-    return f"{round(seconds * 1e9)}nanos"
+        if nanos >= size:
+            whole, tenth = nanos // size, nanos % size * 10 // size
+            return f"{whole}{suffix}" if tenth == 0 else f"{whole}.{tenth}{suffix}"
+    return f"{nanos}nanos"

@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from sidecar.domain.errors import ElasticsearchError, ProviderError
+
+from .fakes import FakeService, make_engine, make_model, sample, settle, vectors
+
+
+async def test_concurrent_requests_share_one_provider_call_within_the_window() -> None:
+    engine, metrics = make_engine(batch_window_ms=20)
+    service = FakeService()
+    model = make_model()
+    requests = [[f"r{n}-a", f"r{n}-b"] for n in range(5)]
+
+    started = time.monotonic()
+    results = await asyncio.gather(*(engine.infer(service, model, inputs) for inputs in requests))
+    elapsed = time.monotonic() - started
+
+    assert len(service.calls) == 1
+    assert sorted(service.calls[0]) == sorted(text for inputs in requests for text in inputs)
+    assert results == [vectors(inputs) for inputs in requests]
+    assert elapsed < 0.020 + 0.040
+    assert sample(metrics, "sidecar_merged_requests_total", service="fake") == 5
+
+
+async def test_a_full_batch_goes_at_once_without_waiting_for_the_window() -> None:
+    engine, _ = make_engine(batch_window_ms=10_000)
+    service = FakeService(limit=4)
+    model = make_model()
+
+    async with asyncio.timeout(1):
+        results = await asyncio.gather(
+            engine.infer(service, model, ["a", "b"]), engine.infer(service, model, ["c", "d"])
+        )
+
+    assert service.calls == [["a", "b", "c", "d"]]
+    assert results == [vectors(["a", "b"]), vectors(["c", "d"])]
+
+
+async def test_window_zero_merges_requests_of_the_same_loop_turn() -> None:
+    engine, _ = make_engine(batch_window_ms=0)
+    service = FakeService()
+    model = make_model()
+
+    results = await asyncio.gather(*(engine.infer(service, model, [f"x{n}"]) for n in range(3)))
+
+    assert len(service.calls) == 1
+    assert results == [vectors([f"x{n}"]) for n in range(3)]
+
+
+async def test_overflowing_request_opens_another_batch() -> None:
+    engine, _ = make_engine(batch_window_ms=5)
+    service = FakeService(limit=3)
+    model = make_model()
+
+    results = await asyncio.gather(engine.infer(service, model, ["a", "b"]), engine.infer(service, model, ["c", "d"]))
+
+    assert sorted(service.calls) == [["a", "b"], ["c", "d"]]
+    assert results == [vectors(["a", "b"]), vectors(["c", "d"])]
+
+
+async def test_shared_inputs_of_merged_requests_are_sent_once() -> None:
+    engine, _ = make_engine(cache_enabled=False)
+    service = FakeService()
+    model = make_model()
+
+    results = await asyncio.gather(engine.infer(service, model, ["a", "b"]), engine.infer(service, model, ["b", "c"]))
+
+    assert service.calls == [["a", "b", "c"]]
+    assert results == [vectors(["a", "b"]), vectors(["b", "c"])]
+
+
+async def test_different_configurations_are_not_merged() -> None:
+    engine, _ = make_engine()
+    service = FakeService()
+
+    await asyncio.gather(
+        engine.infer(service, make_model(dimensions=10), ["a"]), engine.infer(service, make_model(dimensions=20), ["b"])
+    )
+
+    assert sorted(service.calls) == [["a"], ["b"]]
+
+
+async def test_an_error_goes_to_every_merged_caller() -> None:
+    engine, _ = make_engine(batch_window_ms=5)
+    failure = ProviderError("Received an authentication error status code", status=401, upstream_message="bad key")
+    service = FakeService(failures=[failure])
+    model = make_model()
+
+    outcomes = await asyncio.gather(
+        *(engine.infer(service, model, [f"t{n}"]) for n in range(3)), return_exceptions=True
+    )
+
+    assert len(service.calls) == 1
+    expected = {
+        "error": {
+            "root_cause": [
+                {
+                    "type": "status_exception",
+                    "reason": "Received an authentication error status code for request from inference entity id "
+                    "[my-model] status [401]. Error message: [bad key]",
+                }
+            ],
+            "type": "status_exception",
+            "reason": "Received an authentication error status code for request from inference entity id "
+            "[my-model] status [401]. Error message: [bad key]",
+        },
+        "status": 401,
+    }
+    for outcome in outcomes:
+        assert isinstance(outcome, ElasticsearchError)
+        assert outcome.body() == expected
+
+
+async def test_a_cancelled_caller_does_not_break_the_others() -> None:
+    engine, _ = make_engine(batch_window_ms=1)
+    service = FakeService()
+    service.gate = asyncio.Event()
+    model = make_model()
+
+    tasks = [asyncio.create_task(engine.infer(service, model, [f"t{n}"])) for n in range(3)]
+    await service.called.wait()
+    tasks[1].cancel()
+    await settle()
+    service.gate.set()
+
+    assert await tasks[0] == vectors(["t0"])
+    assert await tasks[2] == vectors(["t2"])
+    with pytest.raises(asyncio.CancelledError):
+        await tasks[1]
+    assert len(service.calls) == 1
+    assert service.cancelled == 0
+
+
+async def test_a_caller_cancelled_before_the_batch_goes_is_left_out() -> None:
+    engine, _ = make_engine(batch_window_ms=10)
+    service = FakeService()
+    model = make_model()
+
+    leaving = asyncio.create_task(engine.infer(service, model, ["gone"]))
+    staying = asyncio.create_task(engine.infer(service, model, ["kept"]))
+    await settle()
+    leaving.cancel()
+
+    assert await staying == vectors(["kept"])
+    assert service.calls == [["kept"]]
+
+
+async def test_the_call_is_cancelled_when_every_caller_has_gone() -> None:
+    engine, _ = make_engine()
+    service = FakeService()
+    service.gate = asyncio.Event()
+    model = make_model()
+
+    tasks = [asyncio.create_task(engine.infer(service, model, [f"t{n}"])) for n in range(2)]
+    await service.called.wait()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await settle()
+
+    assert service.cancelled == 1
