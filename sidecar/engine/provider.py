@@ -11,6 +11,8 @@ import dataclasses
 import random
 import time
 
+from prometheus_client import Counter, Histogram
+
 from sidecar.domain.errors import ProviderError
 from sidecar.domain.model import Model
 from sidecar.domain.results import Embedding, SparseEmbedding
@@ -38,6 +40,7 @@ class ProviderCaller:
         self._clock = clock
         self._sleep = sleep
         self._rng = rng
+        self._children: dict[tuple[str, str], tuple[Histogram, Counter, Counter]] = {}
 
     async def call(
         self, service: InferenceService, model: Model, texts: list[str], limiter: TokenBucket | None
@@ -92,8 +95,21 @@ class ProviderCaller:
             outcome = "cancelled"
             raise
         finally:
+            seconds, calls, inputs = self._series(service.name, outcome)
+            seconds.observe(time.perf_counter() - started)
+            calls.inc()
+            inputs.inc(len(texts))
+
+    def _series(self, service: str, outcome: str) -> tuple[Histogram, Counter, Counter]:
+        """The labelled children, looked up once: `labels()` takes a lock and builds a tuple on every call."""
+        key = (service, outcome)
+        found = self._children.get(key)
+        if found is None:
             metrics = self._metrics
-            elapsed = time.perf_counter() - started
-            metrics.provider_seconds.labels(service=service.name, outcome=outcome).observe(elapsed)
-            metrics.provider_calls.labels(service=service.name, outcome=outcome).inc()
-            metrics.provider_inputs.labels(service=service.name).inc(len(texts))
+            found = (
+                metrics.provider_seconds.labels(service=service, outcome=outcome),
+                metrics.provider_calls.labels(service=service, outcome=outcome),
+                metrics.provider_inputs.labels(service=service),
+            )
+            self._children[key] = found
+        return found
