@@ -1,4 +1,7 @@
-"""One provider call as the engine makes it: rate limit, retries, truncation on "content too large", metrics.
+"""One provider call as the engine makes it: rate limit, retries, metrics.
+
+"Content too large" is the plugins' business (they retry once with truncated inputs); here it is final like any
+other non-retryable failure.
 
 A `ProviderError` that is finally not retried leaves as `to_es_error(model_id)`; `ElasticsearchError`s raised by
 the plugin pass through unchanged.
@@ -7,7 +10,6 @@ the plugin pass through unchanged.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import random
 import time
 
@@ -15,20 +17,13 @@ from prometheus_client import Counter, Histogram
 
 from sidecar.domain.errors import ProviderError
 from sidecar.domain.model import Model
-from sidecar.domain.results import Embedding, SparseEmbedding
+from sidecar.domain.results import Embedding
 from sidecar.domain.service import InferenceService
 from sidecar.engine.errors import rate_limit_queue_full, wrong_result_count
 from sidecar.engine.rate_limit import RateLimitQueueFull, TokenBucket
 from sidecar.engine.retry import RetryPolicy, call_with_retry
 from sidecar.engine.timing import Clock, Sleep
 from sidecar.observability.metrics import Metrics
-
-# ES `xpack.inference.truncator.reducation_percentage` default: keep half of each input, once.
-TRUNCATION_RATIO = 0.5
-
-
-def truncate(text: str) -> str:
-    return text[: int(len(text) * TRUNCATION_RATIO)]
 
 
 class ProviderCaller:
@@ -46,19 +41,7 @@ class ProviderCaller:
         self, service: InferenceService, model: Model, texts: list[str], limiter: TokenBucket | None
     ) -> list[Embedding]:
         try:
-            try:
-                return await self._with_retry(service, model, texts, limiter)
-            except ProviderError as error:
-                if not error.content_too_large:
-                    raise
-            shortened = [truncate(text) for text in texts]
-            results = await self._with_retry(service, model, shortened, limiter)
-            return [
-                dataclasses.replace(result, is_truncated=True)
-                if isinstance(result, SparseEmbedding) and short != text
-                else result
-                for result, short, text in zip(results, shortened, texts, strict=True)
-            ]
+            return await self._with_retry(service, model, texts, limiter)
         except ProviderError as error:
             raise error.to_es_error(model.model_id) from error
         except RateLimitQueueFull:

@@ -5,7 +5,6 @@ import random
 import pytest
 
 from sidecar.domain.errors import ElasticsearchError, ProviderError
-from sidecar.domain.results import SparseEmbedding
 from sidecar.engine.retry import RetryPolicy
 
 from .fakes import FakeClock, FakeService, make_engine, make_model, sample, vectors
@@ -102,16 +101,16 @@ async def test_elasticsearch_errors_pass_through_unchanged() -> None:
     assert caught.value is failure
 
 
-async def test_content_too_large_is_retried_once_with_halved_inputs() -> None:
+async def test_content_too_large_is_final_here() -> None:
     engine, _ = make_engine()
     too_large = ProviderError("Received an input validation error response", status=413, content_too_large=True)
     service = FakeService(failures=[too_large])
-    service.sparse = True
 
-    results = await engine.infer(service, make_model(), ["abcdef", "x"])
+    with pytest.raises(ElasticsearchError) as caught:
+        await engine.infer(service, make_model(), ["abcdef"])
 
-    assert service.calls == [["abcdef", "x"], ["abc", ""]]
-    assert results == [SparseEmbedding({"abc": 1.0}, is_truncated=True), SparseEmbedding({"": 1.0}, is_truncated=True)]
+    assert caught.value.status == 413
+    assert len(service.calls) == 1
 
 
 async def test_a_wrong_result_count_is_an_illegal_state() -> None:
