@@ -6,10 +6,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from sidecar.domain.errors import illegal_state
+from sidecar.domain.errors import illegal_state, status_exception
 from sidecar.domain.settings_map import SERVICE_SETTINGS, Validation, extract_required_string
 
 API_KEY = "api_key"
+MASK = "**********"
 
 
 class ApiKeySecrets(BaseModel):
@@ -22,6 +23,12 @@ class ApiKeySecrets(BaseModel):
     @classmethod
     def from_request(cls, service_settings: dict[str, Any]) -> ApiKeySecrets:
         """Removes `api_key` from the request's `service_settings` map (ES reads secrets from the same map)."""
+        if service_settings.get(API_KEY) is not None and not isinstance(service_settings[API_KEY], str):
+            # ES quotes the rejected value here; for a key that would put the secret into the error.
+            del service_settings[API_KEY]
+            raise status_exception(
+                f"field [{API_KEY}] is not of the expected type. The value [{MASK}] cannot be converted to a [String]"
+            )
         validation = Validation()
         api_key = extract_required_string(service_settings, API_KEY, SERVICE_SETTINGS, validation)
         validation.raise_if_any()

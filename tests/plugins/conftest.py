@@ -1,0 +1,55 @@
+"""Shared fixtures: a real ServiceContext and mock providers on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from unittest.mock import MagicMock
+
+import aiohttp
+import pytest
+
+from sidecar.domain.service import ServiceContext
+from sidecar.security.egress import EgressPolicy
+from sidecar.settings import Settings
+from sidecar.testing.mock_providers import (
+    MockProviderConfig,
+    create_mock_hugging_face_app,
+    create_mock_openai_app,
+    start_mock_provider,
+)
+
+API_KEY = "sk-test-0123456789abcdef"
+HF_KEY = "hf_test0123456789abcdef"
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(provider_timeout=2.0)
+
+
+@pytest.fixture
+async def context(settings: Settings) -> AsyncIterator[ServiceContext]:
+    async with aiohttp.ClientSession() as http:
+        yield ServiceContext(settings, http, MagicMock(), EgressPolicy(settings.egress_deny_networks))
+
+
+class MockServer:
+    def __init__(self, config: MockProviderConfig, base_url: str) -> None:
+        self.config = config
+        self.base_url = base_url
+
+
+@pytest.fixture
+async def openai_mock() -> AsyncIterator[MockServer]:
+    config = MockProviderConfig(api_key=API_KEY, dimensions=8)
+    runner, base_url = await start_mock_provider(create_mock_openai_app(config))
+    yield MockServer(config, base_url)
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def hf_mock() -> AsyncIterator[MockServer]:
+    config = MockProviderConfig(api_key=HF_KEY, dimensions=4)
+    runner, base_url = await start_mock_provider(create_mock_hugging_face_app(config))
+    yield MockServer(config, base_url)
+    await runner.cleanup()
