@@ -35,6 +35,9 @@ class InferenceService(ABC):
     task_types: ClassVar[frozenset[TaskType]]
     # Inputs per provider call; the engine splits larger lists.
     default_batch_limit: ClassVar[int] = 2048
+    # Provider calls per minute across all replicas, unless `service_settings.rate_limit` says otherwise;
+    # None: unlimited.
+    default_requests_per_minute: ClassVar[int | None] = None
 
     def __init__(self, context: ServiceContext) -> None:
         self.context = context

@@ -3,7 +3,8 @@
 `count()` is read on the hot path and never calls the cluster: `EsReplicaCounter` refreshes its figure in the
 background. Every heartbeat it writes `{replica_id, seen_at}` (epoch milliseconds) into a hidden index and counts the
 replicas seen within the last three heartbeats. The search fetches all documents and filters client-side (the
-stand-in cluster has no `range` query); documents of replicas gone for ten heartbeats are deleted.
+stand-in cluster has no `range` query); documents of replicas gone for ten heartbeats are deleted. The index is
+created by the registry bootstrap (`IndexNames.replicas`), before the first heartbeat.
 """
 
 from __future__ import annotations
@@ -25,16 +26,6 @@ log = structlog.get_logger(__name__)
 LIVE_HEARTBEATS = 3
 PURGE_HEARTBEATS = 10
 MAX_REPLICAS = 1000
-
-REPLICA_INDEX_SETTINGS: dict[str, Any] = {
-    "index.hidden": True,
-    "index.auto_expand_replicas": "0-1",
-    "number_of_shards": 1,
-}
-REPLICA_INDEX_MAPPINGS: dict[str, Any] = {
-    "dynamic": "strict",
-    "properties": {"replica_id": {"type": "keyword"}, "seen_at": {"type": "date", "format": "epoch_millis"}},
-}
 
 
 class ReplicaCounter(ABC):
@@ -87,7 +78,6 @@ class EsReplicaCounter(ReplicaCounter):
         self.heartbeat_seconds = heartbeat_seconds
         self._clock = clock
         self._count = 1
-        self._index_ready = False
         self._task: asyncio.Task[None] | None = None
 
     def count(self) -> int:
@@ -113,7 +103,6 @@ class EsReplicaCounter(ReplicaCounter):
 
     async def beat(self) -> None:
         try:
-            await self._ensure_index()
             now_ms = self._clock() * 1000
             await self.es.index(
                 index=self.index,
@@ -129,17 +118,6 @@ class EsReplicaCounter(ReplicaCounter):
         except Exception as exc:
             # Keep the last known count; the next heartbeat tries again.
             log.warning("replica_heartbeat_failed", index=self.index, error=str(exc))
-
-    async def _ensure_index(self) -> None:
-        if self._index_ready:
-            return
-        response = await self.es.options(ignore_status=400).indices.create(
-            index=self.index, settings=REPLICA_INDEX_SETTINGS, mappings=REPLICA_INDEX_MAPPINGS
-        )
-        error = response.body.get("error") if isinstance(response.body, dict) else None
-        if isinstance(error, dict) and error.get("type") != "resource_already_exists_exception":
-            raise RuntimeError(f"cannot create index [{self.index}]: {error.get('reason')}")
-        self._index_ready = True
 
     async def _run(self) -> None:
         while True:

@@ -13,25 +13,11 @@ class FakeResponse:
         return self.body[key]
 
 
-class FakeIndices:
-    def __init__(self, es: FakeEs) -> None:
-        self.es = es
-
-    async def create(self, *, index: str, settings: dict[str, Any], mappings: dict[str, Any]) -> FakeResponse:
-        if index in self.es.indices_created:
-            reason = f"index [{index}/uuid] already exists"
-            return FakeResponse({"error": {"type": "resource_already_exists_exception", "reason": reason}})
-        self.es.indices_created[index] = settings
-        return FakeResponse({"acknowledged": True})
-
-
 class FakeEs:
     """The slice of AsyncElasticsearch the replica counter uses: one index of documents."""
 
     def __init__(self) -> None:
         self.docs: dict[str, dict[str, Any]] = {}
-        self.indices_created: dict[str, dict[str, Any]] = {}
-        self.indices = FakeIndices(self)
         self.fail = False
 
     def options(self, **_: Any) -> FakeEs:
@@ -80,7 +66,6 @@ async def test_es_counter_writes_heartbeats_and_counts_live_replicas() -> None:
     await second.beat()
     await first.beat()
 
-    assert es.indices_created[".sidecar-replicas"]["index.hidden"] is True
     assert es.docs["one"] == {"replica_id": "one", "seen_at": 1_000_000}
     assert "old" not in es.docs
     assert (first.count(), second.count()) == (2, 2)
