@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
+import uuid
 
 import aiohttp
 import orjson
@@ -18,6 +20,7 @@ from sidecar.components import Components
 from sidecar.domain.messages import Messages
 from sidecar.domain.service import ServiceContext
 from sidecar.engine.engine import InferenceEngine
+from sidecar.engine.replicas import EsReplicaCounter
 from sidecar.es.client import build_es_client
 from sidecar.es.preflight import run_preflight
 from sidecar.observability.logging import get_logger
@@ -70,6 +73,7 @@ async def create_app(
     )
     context = ServiceContext(settings, http, es, EgressPolicy(settings.egress_deny_networks))
     services = load_services(context, service_table)
+    replicas = EsReplicaCounter(es, names.replicas, _replica_id(), settings.replica_heartbeat_seconds)
     components = Components(
         settings=settings,
         metrics=metrics,
@@ -80,7 +84,8 @@ async def create_app(
         models=ModelCache(lambda model_id: components.load_model(model_id), settings.model_cache_ttl),
         authorizer=authorizer,
         services=services,
-        engine=InferenceEngine(settings, metrics),
+        engine=InferenceEngine(settings, metrics, replicas),
+        replicas=replicas,
         readiness=Readiness(),
         messages=messages,
     )
@@ -97,6 +102,11 @@ async def create_app(
     return app
 
 
+def _replica_id() -> str:
+    """The pod name on Kubernetes; unique enough elsewhere."""
+    return f"{os.environ.get('HOSTNAME', 'sidecar')}-{uuid.uuid4().hex[:8]}"
+
+
 async def _start_preflight(app: web.Application) -> None:
     app[PREFLIGHT] = asyncio.create_task(wait_until_ready(app[COMPONENTS]))
 
@@ -111,6 +121,7 @@ async def wait_until_ready(components: Components) -> None:
         if report.ok:
             for note in report.notes:
                 log.info("preflight", note=note)
+            await components.replicas.start()
             components.readiness.mark_ready()
             log.info("ready", elasticsearch=report.version)
             return
@@ -131,6 +142,7 @@ async def _close(app: web.Application) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    await components.replicas.close()
     await components.engine.close()
     await components.http.close()
     await components.es.close()

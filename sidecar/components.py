@@ -12,6 +12,7 @@ from sidecar.domain.messages import Messages
 from sidecar.domain.model import Model, ModelConfig
 from sidecar.domain.service import InferenceService
 from sidecar.engine.engine import InferenceEngine
+from sidecar.engine.replicas import EsReplicaCounter
 from sidecar.observability.metrics import Metrics
 from sidecar.readiness import Readiness
 from sidecar.registry.cache import ModelCache
@@ -33,6 +34,7 @@ class Components:
     authorizer: Authorizer
     services: dict[str, InferenceService]
     engine: InferenceEngine
+    replicas: EsReplicaCounter
     readiness: Readiness
     messages: Messages
 
