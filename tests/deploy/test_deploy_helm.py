@@ -29,6 +29,7 @@ import base64
 import copy
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,25 @@ def test_every_default_value_is_in_the_schema(values_schema: dict[str, Any]) -> 
                 walk(value, sub, f"{path}{key}.")
 
     walk(load_yaml(CHART / "values.yaml"), values_schema, "")
+
+
+def declared_values(schema: dict[str, Any], path: str = "") -> set[str]:
+    """Dotted names of every value the chart owns: leaves of the schema's closed objects."""
+    names: set[str] = set()
+    for key, sub in schema["properties"].items():
+        if sub.get("type") == "object" and sub.get("additionalProperties") is False:
+            names |= declared_values(sub, f"{path}{key}.")
+        else:
+            names.add(f"{path}{key}")
+    return names
+
+
+def test_every_value_is_documented(values_schema: dict[str, Any]) -> None:
+    readme = (ROOT / "helm" / "README.md").read_text()
+    documented = set(re.findall(r"^\| `([A-Za-z][\w.]*)` \|", readme, flags=re.MULTILINE))
+    declared = declared_values(values_schema)
+    assert declared - documented == set(), "values missing from helm/README.md"
+    assert documented - declared == set(), "helm/README.md documents values the chart does not have"
 
 
 BAD_VALUES: dict[str, dict[str, Any]] = {
