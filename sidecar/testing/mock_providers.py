@@ -22,6 +22,7 @@ import math
 import re
 import struct
 import time
+from array import array
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -166,16 +167,17 @@ class MockProviderConfig:
 # --- deterministic outputs ---------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=16384)
-def _unit_vector(text: str, dimensions: int) -> tuple[float, ...]:
+@functools.lru_cache(maxsize=2048)
+def _unit_vector(text: str, dimensions: int) -> array[float]:
+    # Kept as a packed array: 8 bytes per value, so a full cache of 1536-dimension vectors stays near 25 MB.
     raw = struct.unpack(f"<{dimensions}h", hashlib.shake_256(text.encode("utf-8")).digest(2 * dimensions))
     norm = math.sqrt(math.fsum(value * value for value in raw)) or 1.0
-    return tuple(value / norm for value in raw)
+    return array("d", (value / norm for value in raw))
 
 
 def mock_embedding(text: str, dimensions: int) -> list[float]:
     """The unit vector the mocks return for `text`: seeded from a hash of the text."""
-    return list(_unit_vector(text, dimensions))
+    return _unit_vector(text, dimensions).tolist()
 
 
 def mock_sparse_embedding(text: str) -> dict[str, float]:
@@ -420,7 +422,10 @@ def main(argv: list[str] | None = None) -> None:
         MockProviderConfig(hf_response_shape="sparse", **common),
     )
     base = f"http://{args.host}:{args.port}"
-    print(f"mock providers: OpenAI {base}{OPENAI_PATH}  Hugging Face {base}/hf  Hugging Face ELSER {base}/hf-elser")
+    print(
+        f"mock providers: OpenAI {base}{OPENAI_PATH}  Hugging Face {base}/hf  Hugging Face ELSER {base}/hf-elser",
+        flush=True,
+    )
     web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
 
 
