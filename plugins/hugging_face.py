@@ -124,9 +124,11 @@ class HuggingFaceElserServiceSettings(BaseModel):
 class HuggingFaceService(InferenceService):
     name: ClassVar[str] = NAME
     task_types: ClassVar[frozenset[TaskType]] = frozenset({TaskType.TEXT_EMBEDDING, TaskType.SPARSE_EMBEDDING})
-    # Inputs per call to the endpoint. Inference Endpoints have no fixed limit (it depends on the deployed
-    # container's max batch size); subclass and override to change it.
-    default_batch_limit: ClassVar[int] = 128
+    # Inputs per call to the endpoint. Embedding endpoints run Text Embeddings Inference, whose
+    # `--max-client-batch-size` defaults to 32 and which answers a larger batch with 413 (no truncation helps).
+    # ES 8.12 sends a caller's inputs in one request; the engine also merges callers, so stay at TEI's default.
+    # Subclass and override to change it.
+    default_batch_limit: ClassVar[int] = 32
 
     def parse_request(self, model_id: str, task_type: TaskType, config: dict[str, Any]) -> Model:
         # 8.12 reads only `service_settings`: a `task_settings` key is left over and reported as unknown.

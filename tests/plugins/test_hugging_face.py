@@ -187,7 +187,7 @@ def test_stored_settings(service: HuggingFaceService) -> None:
 
 
 def test_batch_limit(service: HuggingFaceService) -> None:
-    assert service.batch_limit(dense_model(URL)) == 128
+    assert service.batch_limit(dense_model(URL)) == 32
 
 
 # --- the probe --------------------------------------------------------------------------------------------------
