@@ -40,6 +40,7 @@ from sidecar.domain.settings_map import (
     SERVICE_SETTINGS,
     Validation,
     check_url,
+    extract_rate_limit,
     extract_required_string,
     extract_similarity,
     remove_as_type,
@@ -77,6 +78,7 @@ class HuggingFaceServiceSettings(BaseModel):
     similarity: str | None = None
     dimensions: int | None = None
     max_input_tokens: int | None = None
+    rate_limit: dict[str, int] | None = None
 
     @classmethod
     def from_request(cls, settings: dict[str, Any]) -> HuggingFaceServiceSettings:
@@ -85,9 +87,16 @@ class HuggingFaceServiceSettings(BaseModel):
         similarity = extract_similarity(settings, SERVICE_SETTINGS, validation)
         dimensions = remove_as_type(settings, "dimensions", int)
         max_input_tokens = remove_as_type(settings, "max_input_tokens", int)
+        rate_limit = extract_rate_limit(settings, validation)
         validation.raise_if_any()
         assert url is not None
-        return cls(url=url, similarity=similarity, dimensions=dimensions, max_input_tokens=max_input_tokens)
+        return cls(
+            url=url,
+            similarity=similarity,
+            dimensions=dimensions,
+            max_input_tokens=max_input_tokens,
+            rate_limit=rate_limit,
+        )
 
     @classmethod
     def from_stored(cls, settings: dict[str, Any]) -> HuggingFaceServiceSettings:
@@ -104,14 +113,16 @@ class HuggingFaceElserServiceSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     url: str
+    rate_limit: dict[str, int] | None = None
 
     @classmethod
     def from_request(cls, settings: dict[str, Any]) -> HuggingFaceElserServiceSettings:
         validation = Validation()
         url = _extract_url(settings, validation)
+        rate_limit = extract_rate_limit(settings, validation)
         validation.raise_if_any()
         assert url is not None
-        return cls(url=url)
+        return cls(url=url, rate_limit=rate_limit)
 
     @classmethod
     def from_stored(cls, settings: dict[str, Any]) -> HuggingFaceElserServiceSettings:
@@ -126,9 +137,13 @@ class HuggingFaceService(InferenceService):
     task_types: ClassVar[frozenset[TaskType]] = frozenset({TaskType.TEXT_EMBEDDING, TaskType.SPARSE_EMBEDDING})
     # Inputs per call to the endpoint. Embedding endpoints run Text Embeddings Inference, whose
     # `--max-client-batch-size` defaults to 32 and which answers a larger batch with 413 (no truncation helps).
-    # ES 8.12 sends a caller's inputs in one request; the engine also merges callers, so stay at TEI's default.
-    # Subclass and override to change it.
+    # ES 8.12 sends a caller's inputs in one request; the engine also merges callers, so stay at TEI's default
+    # unless SIDECAR_HUGGING_FACE_BATCH_SIZE says otherwise.
     default_batch_limit: ClassVar[int] = 32
+    default_requests_per_minute: ClassVar[int | None] = 3000
+
+    def batch_limit(self, model: Model) -> int:
+        return self.context.settings.hugging_face_batch_size
 
     def parse_request(self, model_id: str, task_type: TaskType, config: dict[str, Any]) -> Model:
         # 8.12 reads only `service_settings`: a `task_settings` key is left over and reported as unknown.

@@ -40,6 +40,7 @@ from sidecar.domain.settings_map import (
     Validation,
     check_url,
     extract_optional_string,
+    extract_rate_limit,
     extract_required_string,
     extract_similarity,
     remove_as_type,
@@ -71,6 +72,7 @@ class OpenAiServiceSettings(BaseModel):
     similarity: str | None = None
     dimensions: int | None = None
     max_input_tokens: int | None = None
+    rate_limit: dict[str, int] | None = None
 
     @classmethod
     def from_request(cls, settings: dict[str, Any]) -> OpenAiServiceSettings:
@@ -81,6 +83,7 @@ class OpenAiServiceSettings(BaseModel):
         similarity = extract_similarity(settings, SERVICE_SETTINGS, validation)
         dimensions = remove_as_type(settings, "dimensions", int)
         max_input_tokens = remove_as_type(settings, "max_input_tokens", int)
+        rate_limit = extract_rate_limit(settings, validation)
         validation.raise_if_any()
         # ES checks the (optional, testing-only) url only once everything else is valid.
         url = check_url(url, "url", SERVICE_SETTINGS, validation)
@@ -91,6 +94,7 @@ class OpenAiServiceSettings(BaseModel):
             similarity=similarity,
             dimensions=dimensions,
             max_input_tokens=max_input_tokens,
+            rate_limit=rate_limit,
         )
 
     @classmethod
@@ -98,7 +102,7 @@ class OpenAiServiceSettings(BaseModel):
         return cls.model_validate(settings)
 
     def to_public(self) -> dict[str, Any]:
-        """ES key order: url, organization_id, similarity, dimensions, max_input_tokens; nulls left out."""
+        """ES key order: url, organization_id, similarity, dimensions, max_input_tokens, rate_limit; nulls left out."""
         return self.model_dump(exclude_none=True)
 
 
@@ -130,6 +134,7 @@ class OpenAiService(InferenceService):
     name: ClassVar[str] = NAME
     task_types: ClassVar[frozenset[TaskType]] = frozenset({TaskType.TEXT_EMBEDDING})
     default_batch_limit: ClassVar[int] = 2048
+    default_requests_per_minute: ClassVar[int | None] = 3000
 
     def parse_request(self, model_id: str, task_type: TaskType, config: dict[str, Any]) -> Model:
         config = dict(config)

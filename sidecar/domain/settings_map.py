@@ -165,3 +165,16 @@ def _url_problem(url: str) -> str | None:
     if not parts.hostname:
         return "URL must have a host"
     return None
+
+
+def extract_rate_limit(settings: dict[str, Any], validation: Validation) -> dict[str, int] | None:
+    """ES 8.14+ `rate_limit: {"requests_per_minute": N}` in `service_settings`; None when not given."""
+    if "rate_limit" not in settings:
+        return None
+    rate_limit = remove_map_or_throw(settings, "rate_limit")
+    requests = extract_optional_positive_int(rate_limit, "requests_per_minute", "rate_limit", validation)
+    if rate_limit:
+        raise status_exception(
+            f"Model configuration contains settings [{java_repr({'rate_limit': rate_limit})}] unknown to the service"
+        )
+    return None if requests is None else {"requests_per_minute": requests}
