@@ -34,7 +34,8 @@ def _route_name(request: web.Request) -> str:
 @web.middleware
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     metrics = request.app[METRICS]
-    request_id = request.headers.get("X-Opaque-Id") or uuid.uuid4().hex
+    opaque_id = request.headers.get("X-Opaque-Id")
+    request_id = opaque_id or uuid.uuid4().hex
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)
     started = time.perf_counter()
@@ -43,6 +44,8 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         response = await handler(request)
         status = response.status
+        if opaque_id is not None:
+            response.headers["X-Opaque-Id"] = opaque_id
         return response
     finally:
         metrics.in_flight.dec()
