@@ -9,7 +9,8 @@ Vectors are deterministic per input text (`mock_embedding`), so a test can tell 
 
     python -m sidecar.testing.mock_providers --port 8089 [--latency-ms 20] [--rate-limit 50] [--api-key KEY]
 
-serves OpenAI at `/v1/embeddings`, Hugging Face embeddings at `/hf` and Hugging Face ELSER (sparse) at `/hf-elser`.
+serves OpenAI at `/v1/embeddings`, Hugging Face embeddings at `/hf` and Hugging Face ELSER (sparse) at `/hf-elser`,
+and the counters of all three, read-only, at `GET /_stats` (for a mock in its own process, e.g. the benchmark's).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ OPENAI_DIMENSIONS = 1536
 HUGGING_FACE_DIMENSIONS = 384
 OPENAI_PATH = "/v1/embeddings"
 HUGGING_FACE_PATH = "/"
+STATS_PATH = "/_stats"
 OPENAI_CONTENT_TOO_LARGE = (
     "This model's maximum context length is 8192 tokens, however you requested more tokens. "
     "Please reduce your prompt; or completion length."
@@ -340,6 +342,22 @@ def hugging_face_handler(config: MockProviderConfig) -> Handler:
     return handle
 
 
+def stats_handler(configs: dict[str, MockProviderConfig]) -> Handler:
+    """`GET /_stats`: `{"calls": N, "inputs": M, "providers": {name: {"calls": n, "inputs": m}}}`, sums first.
+
+    `calls` counts every request received (rejected ones too); `inputs` the inputs of the requests that passed
+    authentication and the rate limit, as `MockProviderConfig.inputs_seen` does.
+    """
+
+    async def handle(_request: web.Request) -> web.StreamResponse:
+        providers = {name: {"calls": config.calls, "inputs": config.inputs_seen} for name, config in configs.items()}
+        calls = sum(counts["calls"] for counts in providers.values())
+        inputs = sum(counts["inputs"] for counts in providers.values())
+        return _json(200, {"calls": calls, "inputs": inputs, "providers": providers})
+
+    return handle
+
+
 def create_mock_openai_app(config: MockProviderConfig | None = None) -> web.Application:
     config = config or MockProviderConfig()
     app = web.Application()
@@ -361,7 +379,8 @@ def create_mock_providers_app(
     hugging_face: MockProviderConfig | None = None,
     hugging_face_elser: MockProviderConfig | None = None,
 ) -> web.Application:
-    """All three on one port: `/v1/embeddings`, `/hf`, `/hf-elser` (unless the configs name other paths)."""
+    """All three on one port: `/v1/embeddings`, `/hf`, `/hf-elser` (unless the configs name other paths), and
+    their counters at `GET /_stats`."""
     openai = openai or MockProviderConfig()
     hugging_face = hugging_face or MockProviderConfig()
     hugging_face_elser = hugging_face_elser or MockProviderConfig(hf_response_shape="sparse")
@@ -372,6 +391,8 @@ def create_mock_providers_app(
     app.router.add_post(openai.path or OPENAI_PATH, openai_handler(openai))
     app.router.add_post(hugging_face.path or "/hf", hugging_face_handler(hugging_face))
     app.router.add_post(hugging_face_elser.path or "/hf-elser", hugging_face_handler(hugging_face_elser))
+    configs = {"openai": openai, "hugging_face": hugging_face, "hugging_face_elser": hugging_face_elser}
+    app.router.add_get(STATS_PATH, stats_handler(configs))
     return app
 
 

@@ -308,6 +308,28 @@ async def test_combined_app(http: aiohttp.ClientSession) -> None:
         assert app[OPENAI_CONFIG].calls == 1
 
 
+async def test_stats_route(http: aiohttp.ClientSession) -> None:
+    app = create_mock_providers_app(MockProviderConfig(dimensions=2), MockProviderConfig(dimensions=3))
+    async for base_url in serve(app):
+        await post(http, base_url + "/v1/embeddings", {"input": ["a", "b"], "model": "m"})
+        await post(http, base_url + "/v1/embeddings", {"input": "c"})  # no model: a call, not counted as inputs
+        await post(http, base_url + "/hf", {"inputs": ["a"]})
+        async with http.get(base_url + "/_stats") as response:
+            assert response.status == 200
+            stats = await response.json()
+        assert stats == {
+            "calls": 3,
+            "inputs": 3,
+            "providers": {
+                "openai": {"calls": 2, "inputs": 2},
+                "hugging_face": {"calls": 1, "inputs": 1},
+                "hugging_face_elser": {"calls": 0, "inputs": 0},
+            },
+        }
+        async with http.post(base_url + "/_stats") as response:
+            assert response.status == 405
+
+
 def test_command_line_arguments() -> None:
     args = _parse_args(["--port", "8089", "--latency-ms", "20", "--rate-limit", "50"])
     assert (args.host, args.port, args.latency_ms, args.rate_limit, args.api_key) == ("127.0.0.1", 8089, 20.0, 50.0, None)
