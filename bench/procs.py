@@ -1,0 +1,176 @@
+"""Child processes: started pinned to CPUs, logged to files, always stopped (also when the benchmark dies)."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
+
+
+def child_setup(cpus: frozenset[int] | None) -> Callable[[], None]:
+    """What a child runs between fork and exec: die with the parent (SIGTERM), and pin to `cpus`."""
+
+    def setup() -> None:
+        if _LIBC is not None:
+            _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+
+    return setup
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    started: float  # time.perf_counter() just before the fork
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class Children:
+    """Every server the benchmark starts; `stop_all` (or leaving the `with`) ends them, newest first."""
+
+    logdir: Path
+    children: list[Child] = field(default_factory=list)
+
+    def start(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cpus: frozenset[int] | None = None,
+    ) -> Child:
+        log = self.logdir / f"{name}.log"
+        with log.open("wb") as out:
+            started = time.perf_counter()
+            process = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=dict(env) if env is not None else None,
+                preexec_fn=child_setup(cpus),  # children start before any sampler thread runs
+                start_new_session=True,  # Ctrl-C reaches the benchmark only; it stops the children in order
+            )
+        child = Child(name, process, log, started)
+        self.children.append(child)
+        return child
+
+    def stop(self, child: Child, timeout: float = 10.0) -> None:
+        if child.alive():
+            with contextlib.suppress(ProcessLookupError):
+                child.process.send_signal(signal.SIGTERM)
+            try:
+                child.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    child.process.kill()
+                child.process.wait(5.0)
+        if child in self.children:
+            self.children.remove(child)
+
+    def stop_all(self) -> None:
+        for child in reversed(list(self.children)):
+            try:
+                self.stop(child)
+            except Exception:  # keep going: every other child must still be stopped
+                with contextlib.suppress(Exception):
+                    child.process.kill()
+
+    def __enter__(self) -> Children:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop_all()
+
+
+# --- memory ------------------------------------------------------------------------------------------------
+
+
+def status_kib(pid: int, key: str) -> int | None:
+    """A `kB` line of /proc/<pid>/status (VmRSS, VmHWM), or None when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def rss_mib(pid: int) -> float | None:
+    kib = status_kib(pid, "VmRSS")
+    return None if kib is None else kib / 1024.0
+
+
+class RssSampler:
+    """The highest VmRSS of `pid` seen while the `with` block runs (sampled every `interval` seconds)."""
+
+    def __init__(self, pid: int, interval: float = 0.25) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak_mib = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            value = rss_mib(self.pid)
+            if value is not None:
+                self.peak_mib = max(self.peak_mib, value)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(2.0)

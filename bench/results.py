@@ -1,0 +1,186 @@
+"""What one benchmark run measured, and the targets it is held to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bench.wrk import WrkResult
+
+
+@dataclass(frozen=True)
+class DirectVsSidecar:
+    """Scenario 1: the same traffic straight to the mock provider and through the sidecar (result cache off)."""
+
+    inputs: int
+    latency_ms: float
+    connections: int
+    direct: WrkResult
+    sidecar: WrkResult
+
+    @property
+    def ratio(self) -> float:
+        return self.sidecar.rps / self.direct.rps if self.direct.rps else 0.0
+
+    @property
+    def p50_added_ms(self) -> float:
+        return self.sidecar.p50_ms - self.direct.p50_ms
+
+
+@dataclass(frozen=True)
+class Merging:
+    """Scenario 2: many single-input clients; provider calls counted by the mock."""
+
+    connections: int
+    latency_ms: float
+    direct: WrkResult
+    sidecar: WrkResult
+    direct_calls: int
+    sidecar_calls: int
+
+    @property
+    def merge_factor(self) -> float:
+        return self.sidecar.ok_requests / self.sidecar_calls if self.sidecar_calls else 0.0
+
+
+@dataclass(frozen=True)
+class RateLimited:
+    """Scenario 3: the provider takes `provider_rps` requests/s; inputs embedded per second."""
+
+    connections: int
+    latency_ms: float
+    provider_rps: float
+    sidecar_rpm: float  # the model's rate_limit.requests_per_minute in the sidecar
+    direct: WrkResult
+    sidecar: WrkResult
+    direct_mock_inputs: int  # inputs the mock accepted (not 429) during the measured run
+    sidecar_mock_inputs: int
+    sidecar_calls: int
+    sidecar_retries: int
+
+    @property
+    def direct_inputs_per_s(self) -> float:
+        return self.direct.ok_rps  # one input per request
+
+    @property
+    def sidecar_inputs_per_s(self) -> float:
+        return self.sidecar.ok_rps
+
+    @property
+    def gain(self) -> float:
+        return self.sidecar_inputs_per_s / self.direct_inputs_per_s if self.direct_inputs_per_s else 0.0
+
+
+@dataclass(frozen=True)
+class Cached:
+    """Scenario 4: scenario 1's single-input traffic again, result cache on."""
+
+    baseline: WrkResult | None  # cache off (scenario 1, same traffic); None when scenario 1 did not run
+    cached: WrkResult
+    hits: int
+    misses: int
+    provider_calls: int
+
+    @property
+    def hit_ratio(self) -> float:
+        total = self.hits + self.misses
+        return self.hits / total if total else 0.0
+
+    @property
+    def gain(self) -> float | None:
+        return self.cached.rps / self.baseline.rps if self.baseline is not None and self.baseline.rps else None
+
+
+@dataclass
+class Footprint:
+    """Scenario 5: memory and start-up of the sidecar process."""
+
+    ready_seconds: list[tuple[str, float]] = field(default_factory=list)
+    rss_ready_mib: float | None = None  # just after ready
+    rss_idle_mib: float | None = None  # models created, one request served, no load
+    rss_load_mib: float | None = None  # highest VmRSS sampled under load, result cache off
+    rss_cache_mib: float | None = None  # highest VmRSS sampled under load, result cache on
+    hwm_mib: float | None = None  # VmHWM of the cache-off sidecar at the end
+
+
+@dataclass
+class Results:
+    direct_vs_sidecar: list[DirectVsSidecar] = field(default_factory=list)
+    merging: Merging | None = None
+    rate_limited: RateLimited | None = None
+    cached: Cached | None = None
+    footprint: Footprint = field(default_factory=Footprint)
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    goal: str
+    measured: str
+    passed: bool | None  # None: not measured in this run
+
+
+def targets(results: Results) -> list[Target]:
+    out: list[Target] = []
+    one = next((row for row in results.direct_vs_sidecar if row.inputs == 1 and row.latency_ms == 0), None)
+    sixteen = next((row for row in results.direct_vs_sidecar if row.inputs == 16 and row.latency_ms == 0), None)
+    if one is not None:
+        out.append(Target("1 input: sidecar / direct throughput", ">= 50 %", f"{one.ratio:.0%}", one.ratio >= 0.5))
+        out.append(
+            Target("1 input: p50 added", "<= 2 ms", f"{one.p50_added_ms:+.2f} ms", one.p50_added_ms <= 2.0)
+        )
+    else:
+        out.append(Target("1 input: sidecar / direct throughput", ">= 50 %", "not run", None))
+        out.append(Target("1 input: p50 added", "<= 2 ms", "not run", None))
+    if sixteen is not None:
+        out.append(
+            Target("16 inputs: sidecar / direct throughput", ">= 40 %", f"{sixteen.ratio:.0%}", sixteen.ratio >= 0.4)
+        )
+    else:
+        out.append(Target("16 inputs: sidecar / direct throughput", ">= 40 %", "not run", None))
+    merging = results.merging
+    if merging is not None:
+        out.append(
+            Target(
+                "merging: client requests / provider calls",
+                ">= 8x",
+                f"{merging.merge_factor:.1f}x",
+                merging.merge_factor >= 8.0,
+            )
+        )
+        added = merging.sidecar.p50_ms - merging.direct.p50_ms
+        out.append(Target("merging: p50 vs direct", "within 5 ms", f"{added:+.2f} ms", added <= 5.0))
+    else:
+        out.append(Target("merging: client requests / provider calls", ">= 8x", "not run", None))
+        out.append(Target("merging: p50 vs direct", "within 5 ms", "not run", None))
+    limited = results.rate_limited
+    if limited is not None:
+        out.append(
+            Target(
+                "rate-limited provider: inputs/s sidecar / direct",
+                ">= 10x",
+                f"{limited.gain:.1f}x",
+                limited.gain >= 10.0,
+            )
+        )
+    else:
+        out.append(Target("rate-limited provider: inputs/s sidecar / direct", ">= 10x", "not run", None))
+    footprint = results.footprint
+    idle = footprint.rss_idle_mib
+    out.append(
+        Target(
+            "idle RSS",
+            "<= 80 MB",
+            "not measured" if idle is None else f"{idle:.1f} MiB",
+            None if idle is None else idle <= 80.0,
+        )
+    )
+    slowest = max((seconds for _, seconds in footprint.ready_seconds), default=None)
+    out.append(
+        Target(
+            "process start to ready",
+            "<= 1.5 s",
+            "not measured" if slowest is None else f"{slowest:.2f} s (slowest of {len(footprint.ready_seconds)})",
+            None if slowest is None else slowest <= 1.5,
+        )
+    )
+    return out
