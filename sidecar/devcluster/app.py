@@ -111,6 +111,9 @@ async def _dispatch(http: web.Request) -> web.StreamResponse:
         response = await found.handler(request)
     except (ElasticsearchError, FlatError) as error:
         return error_response(error, content_type, head, pretty)
+    except web.HTTPException as error:
+        flat = FlatError(error.status, {"error": error.reason, "status": error.status})
+        return error_response(flat, content_type, head, pretty)
     except Exception:
         log.exception("unexpected error in the Elasticsearch stand-in for %s %s", http.method, http.path)
         failure = ElasticsearchError(500, "exception", "unexpected error in the Elasticsearch stand-in")

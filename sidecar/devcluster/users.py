@@ -3,9 +3,9 @@
 | user           | roles            | what it may do                                                     |
 |----------------|------------------|--------------------------------------------------------------------|
 | `elastic`      | `superuser`      | everything (reserved realm), but no writes to restricted indices   |
-| `admin`        | `admin`          | cluster `manage` (not security), no index privileges               |
-| `monitor_user` | `monitor`        | cluster `monitor`                                                  |
-| `nobody`       | (none)           | nothing beyond `_authenticate` and `_has_privileges`               |
+| `admin`        | `admin`          | cluster `manage`, `manage_own_api_key`; no index privileges        |
+| `monitor_user` | `monitor`        | cluster `monitor`, `manage_own_api_key`                            |
+| `nobody`       | `nobody`         | nothing beyond `_authenticate` and `_has_privileges`               |
 | `sidecar`      | `inference_sidecar` | cluster `monitor`, `manage_ml`; `all` on the sidecar's indices  |
 """
 
@@ -27,8 +27,9 @@ BUILT_IN_ROLES: tuple[Role, ...] = (
         run_as=["*"],
         metadata={"_reserved": True},
     ),
-    Role("admin", cluster=["manage"]),
-    Role("monitor", cluster=["monitor"]),
+    Role("admin", cluster=["manage", "manage_own_api_key"]),
+    Role("monitor", cluster=["monitor", "manage_own_api_key"]),
+    Role("nobody"),
     Role(
         "inference_sidecar",
         cluster=["monitor", "manage_ml"],
@@ -47,7 +48,7 @@ BUILT_IN_USERS: tuple[User, ...] = (
     ),
     User("admin", DEFAULT_PASSWORD, ["admin"]),
     User("monitor_user", DEFAULT_PASSWORD, ["monitor"]),
-    User("nobody", DEFAULT_PASSWORD, []),
+    User("nobody", DEFAULT_PASSWORD, ["nobody"]),
     User("sidecar", DEFAULT_PASSWORD, ["inference_sidecar"], full_name="Inference sidecar service account"),
 )
 
