@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,18 +11,7 @@ import pytest
 from elasticsearch import AsyncElasticsearch
 
 from sidecar.devcluster import DevCluster, DevClusterConfig, start_devcluster
-
-
-def basic(user: str, password: str = "changeme") -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
-
-
-ELASTIC = basic("elastic")
-
-
-def es_error(status: int, error_type: str, reason: str, **extra: Any) -> dict[str, Any]:
-    own = {"type": error_type, "reason": reason, **extra}
-    return {"error": {"root_cause": [own], **own}, "status": status}
+from tests.devcluster.devcluster_helpers import ELASTIC
 
 
 @pytest.fixture
