@@ -151,43 +151,60 @@ async def update_aliases(req: EsRequest) -> EsResponse:
             400, "action_request_validation_exception", "Validation Failed: 1: no action specified;"
         )
     state = req.state
-    for action in actions:
-        ((kind, spec),) = action.items()
-        indices = _as_list(spec.get("index")) + _as_list(spec.get("indices"))
-        aliases = _as_list(spec.get("alias")) + _as_list(spec.get("aliases"))
-        targets = [
-            t
-            for name in indices
-            for t in index_meta.resolve_expressions(state, name, wildcards=index_meta.WildcardOptions(True, True))
-        ]
-        req.authorize_indices(ALIASES, [t.name for t in targets])
-        if kind == "add":
-            for index in targets:
-                for alias in aliases:
-                    index_meta.validate_alias_name(state, alias, index.name)
-                    index.aliases[alias] = index_meta.alias_properties(spec)
-                    index_meta.check_single_write_index(state, alias)
-        elif kind == "remove":
-            missing = [a for a in aliases if not any(a in t.aliases for t in targets)]
-            if missing and spec.get("must_exist", True) is not False:
-                raise ElasticsearchError(
-                    404,
-                    "aliases_not_found_exception",
-                    f"aliases [{','.join(missing)}] missing",
-                    metadata={"resource.type": "aliases", "resource.id": ",".join(missing)},
-                )
-            for index in targets:
-                for alias in aliases:
-                    index.aliases.pop(alias, None)
-        elif kind == "remove_index":
-            for index in targets:
-                del state.indices.indices[index.name]
-        else:
-            raise parse_exception(f"[aliases] unknown field [{kind}]")
+    before = {name: dict(index.aliases) for name, index in state.indices.indices.items()}
+    removed: dict[str, Index] = {}
+    try:
+        touched = [alias for action in actions for alias in _apply_alias_action(req, action, removed)]
+        for alias in set(touched):
+            index_meta.check_single_write_index(state, alias)
+    except ElasticsearchError:
+        state.indices.indices.update(removed)
+        for name, aliases in before.items():
+            state.indices.indices[name].aliases = aliases
+        raise
     response: dict[str, Any] = {"acknowledged": True}
     if state.config.at_least(8, 14):
         response["errors"] = False
     return EsResponse(body=response)
+
+
+def _apply_alias_action(req: EsRequest, action: dict[str, Any], removed: dict[str, Index]) -> list[str]:
+    state = req.state
+    if not isinstance(action, dict) or len(action) != 1:
+        raise parse_exception("[aliases] each action must be an object with a single key")
+    ((kind, spec),) = action.items()
+    indices = _as_list(spec.get("index")) + _as_list(spec.get("indices"))
+    aliases = _as_list(spec.get("alias")) + _as_list(spec.get("aliases"))
+    targets = [
+        target
+        for name in indices
+        for target in index_meta.resolve_expressions(state, name, wildcards=index_meta.WildcardOptions(True, True))
+    ]
+    req.authorize_indices(ALIASES, [t.name for t in targets])
+    if kind == "add":
+        for index in targets:
+            for alias in aliases:
+                index_meta.validate_alias_name(state, alias, index.name)
+                index.aliases[alias] = index_meta.alias_properties(spec)
+        return aliases
+    if kind == "remove":
+        missing = [a for a in aliases if not any(a in t.aliases for t in targets)]
+        if missing and spec.get("must_exist", True) is not False:
+            raise ElasticsearchError(
+                404,
+                "aliases_not_found_exception",
+                f"aliases [{','.join(missing)}] missing",
+                metadata={"resource.type": "aliases", "resource.id": ",".join(missing)},
+            )
+        for index in targets:
+            for alias in aliases:
+                index.aliases.pop(alias, None)
+        return []
+    if kind == "remove_index":
+        for index in targets:
+            removed[index.name] = state.indices.indices.pop(index.name)
+        return []
+    raise parse_exception(f"[aliases] unknown field [{kind}]")
 
 
 def _as_list(value: Any) -> list[str]:
