@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import sys
 
 from sidecar.devcluster.config import DevClusterConfig
 from sidecar.devcluster.server import start_devcluster
@@ -35,14 +36,15 @@ async def run(args: argparse.Namespace) -> None:
         download_delay=args.download_delay,
         deployment_start_delay=0.5,
     )
-    cluster = await start_devcluster(config, args.host, args.port)
-    print(f"Elasticsearch stand-in {config.version} ({config.license_type} licence) listening on {cluster.url}")
-    print(describe_default_users() if config.security_enabled else "Security is disabled: no credentials needed.")
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stopped.set)
+    cluster = await start_devcluster(config, args.host, args.port)
+    print(f"Elasticsearch stand-in {config.version} ({config.license_type} licence) listening on {cluster.url}")
+    print(describe_default_users() if config.security_enabled else "Security is disabled: no credentials needed.")
+    sys.stdout.flush()
     try:
         await stopped.wait()
     finally:
