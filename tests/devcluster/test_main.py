@@ -10,6 +10,7 @@ import sys
 import aiohttp
 
 from sidecar.devcluster.__main__ import parse_args
+from tests.devcluster.devcluster_helpers import basic
 
 
 def free_port() -> int:
@@ -48,11 +49,8 @@ async def test_runs_standalone() -> None:
         users = (await asyncio.wait_for(process.stdout.readline(), 5)).decode()
         assert banner.strip() == f"Elasticsearch stand-in 8.12.2 (basic licence) listening on http://127.0.0.1:{port}"
         assert users.startswith("Users (password for all: changeme)")
-        auth = aiohttp.BasicAuth("elastic", "changeme")
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(f"http://127.0.0.1:{port}/_license", auth=auth) as got,
-        ):
+        url = f"http://127.0.0.1:{port}/_license"
+        async with aiohttp.ClientSession() as session, session.get(url, headers=basic("elastic")) as got:
             assert (await got.json())["license"]["type"] == "basic"
     finally:
         process.send_signal(signal.SIGTERM)
