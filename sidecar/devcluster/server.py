@@ -31,13 +31,15 @@ class DevCluster:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> DevCluster:
+    async def start(self, host: str | None = None, port: int | None = None) -> DevCluster:
+        """Listen; without arguments a restarted cluster comes back on its previous address."""
+        host = self.host if host is None else host
+        port = self.port if port is None else port
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
+        site = web.TCPSite(self._runner, host, port, reuse_address=True)
         await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
+        sockets = getattr(site._server, "sockets", None) or []
         self.host = host
         self.port = sockets[0].getsockname()[1] if sockets else port
         return self

@@ -55,3 +55,19 @@ async def test_runs_standalone() -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 10) == 0
+
+
+async def test_a_stopped_cluster_restarts_on_the_same_port_with_its_state() -> None:
+    from sidecar.devcluster import start_devcluster
+
+    cluster = await start_devcluster()
+    url = cluster.url
+    async with aiohttp.ClientSession() as session:
+        async with session.put(f"{url}/kept", headers=basic("elastic")) as created:
+            assert created.status == 200
+        await cluster.stop()
+        await cluster.start()
+        assert cluster.url == url
+        async with session.head(f"{url}/kept", headers=basic("elastic")) as exists:
+            assert exists.status == 200
+    await cluster.stop()
