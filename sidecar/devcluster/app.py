@@ -22,7 +22,7 @@ from sidecar.devcluster import (
 )
 from sidecar.devcluster.cluster_api import build_info
 from sidecar.devcluster.errors import body_not_supported
-from sidecar.devcluster.ml import cancel_tasks
+from sidecar.devcluster.ml_deployments import cancel_tasks
 from sidecar.devcluster.routing import Router
 from sidecar.devcluster.security import RUN_AS_HEADER, apply_run_as, authenticate
 from sidecar.devcluster.state import ClusterState

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from sidecar.devcluster import ml
+from sidecar.devcluster import ml_inference, ml_models
 from sidecar.devcluster.errors import illegal_argument
 from sidecar.devcluster.state import ClusterState, Index
 from sidecar.domain.errors import ElasticsearchError
@@ -70,7 +70,7 @@ def referenced_model_ids(state: ClusterState) -> set[str]:
 
 
 def pipeline_count(state: ClusterState, model_id: str) -> int:
-    deployment_ids = {d.deployment_id for d in ml.deployments_of(state, model_id)}
+    deployment_ids = {d.deployment_id for d in ml_models.deployments_of(state, model_id)}
     wanted = {model_id, *deployment_ids}
     count = 0
     for pipeline in state.pipelines.values():
@@ -133,8 +133,8 @@ def _infer(state: ClusterState, options: dict[str, Any], document: dict[str, Any
                 raise illegal_argument(
                     f"field [{pair['input_field']}] not present as part of path [{pair['input_field']}]"
                 )
-            result = ml.infer_texts(state, model_id, [value])[0]
-            set_path(document, pair["output_field"], result[ml.DEFAULT_RESULTS_FIELD])
+            result = ml_inference.infer_texts(state, model_id, [value])[0]
+            set_path(document, pair["output_field"], result[ml_models.DEFAULT_RESULTS_FIELD])
         return
     field_map: dict[str, str] = options.get("field_map") or {}
     doc = dict(document)
@@ -143,8 +143,8 @@ def _infer(state: ClusterState, options: dict[str, Any], document: dict[str, Any
         if value is not None:
             doc[model_field] = value
     overrides = options.get("inference_config", {}).get("text_expansion", {})
-    results_field = overrides.get("results_field", ml.DEFAULT_RESULTS_FIELD)
-    result = ml.infer(state, model_id, [doc], results_field)[0]
+    results_field = overrides.get("results_field", ml_models.DEFAULT_RESULTS_FIELD)
+    result = ml_inference.infer(state, model_id, [doc], results_field)[0]
     target = str(options.get("target_field", "ml.inference"))
     set_path(document, f"{target}.{results_field}", result[results_field])
     if result.get("is_truncated"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sidecar.devcluster import ml
+from sidecar.devcluster import ml_deployments, ml_inference, ml_models
 from sidecar.devcluster.errors import body_not_supported, illegal_argument, unknown_field, unrecognized_parameters
 from sidecar.devcluster.ingest import pipeline_count, referenced_model_ids
 from sidecar.devcluster.mapping import value_location
@@ -41,12 +41,12 @@ def _check_fields(req: EsRequest, body: dict[str, Any], allowed: frozenset[str],
 
 async def put_model(req: EsRequest) -> EsResponse:
     body = req.json_object()
-    _check_fields(req, body, ml.PUT_FIELDS, "trained_model_config")
+    _check_fields(req, body, ml_models.PUT_FIELDS, "trained_model_config")
     req.flag("defer_definition_decompression")
-    model = ml.put_model(req.state, req.path_params["model_id"], body)
+    model = ml_models.put_model(req.state, req.path_params["model_id"], body)
     if req.flag("wait_for_completion"):
-        await ml.wait_for_download(model)
-    return EsResponse(body=ml.render_config(model, include_definition_status=False))
+        await ml_models.wait_for_download(model)
+    return EsResponse(body=ml_models.render_config(model, include_definition_status=False))
 
 
 async def get_models(req: EsRequest) -> EsResponse:
@@ -54,7 +54,7 @@ async def get_models(req: EsRequest) -> EsResponse:
     for option in include:
         if option not in INCLUDE_OPTIONS:
             raise illegal_argument(f"unknown include [{option}]; must be one of [{', '.join(INCLUDE_OPTIONS)}]")
-    models = ml.match_models(req.state, req.path_params.get("model_id"), req.flag("allow_no_match", True))
+    models = ml_models.match_models(req.state, req.path_params.get("model_id"), req.flag("allow_no_match", True))
     tags = set(req.list_param("tags"))
     if tags:
         models = [m for m in models if tags <= set(m.config.get("tags", []))]
@@ -62,19 +62,21 @@ async def get_models(req: EsRequest) -> EsResponse:
     return EsResponse(
         body={
             "count": len(models),
-            "trained_model_configs": [ml.render_config(m, "definition_status" in include) for m in page],
+            "trained_model_configs": [ml_models.render_config(m, "definition_status" in include) for m in page],
         }
     )
 
 
 async def get_stats(req: EsRequest) -> EsResponse:
-    models = ml.stats_targets(req.state, req.path_params.get("model_id"), req.flag("allow_no_match", True))
+    models = ml_deployments.stats_targets(req.state, req.path_params.get("model_id"), req.flag("allow_no_match", True))
     page = models[req.int_param("from", 0) : req.int_param("from", 0) + req.int_param("size", 100)]
-    entries = [entry for m in page for entry in ml.model_stats(req.state, m, pipeline_count(req.state, m.model_id))]
+    entries = [
+        entry for m in page for entry in ml_deployments.model_stats(req.state, m, pipeline_count(req.state, m.model_id))
+    ]
     return EsResponse(body={"count": len(models), "trained_model_stats": entries})
 
 
-def _start_request(req: EsRequest) -> ml.StartRequest:
+def _start_request(req: EsRequest) -> ml_deployments.StartRequest:
     model_id = req.path_params["model_id"]
     if not req.state.config.at_least(8, 15) and req.body.strip():
         raise body_not_supported(req.http.method, req.path)
@@ -97,8 +99,8 @@ def _start_request(req: EsRequest) -> ml.StartRequest:
         raise illegal_argument(f"Invalid priority [{priority}]")
     cache_size = value("cache_size")
     if cache_size is not None:
-        ml.parse_byte_size(cache_size)
-    return ml.StartRequest(
+        ml_deployments.parse_byte_size(cache_size)
+    return ml_deployments.StartRequest(
         model_id=model_id,
         deployment_id=value("deployment_id") or model_id,
         number_of_allocations=integer("number_of_allocations", 1),
@@ -117,8 +119,8 @@ def _int(name: str, text: str) -> int:
 
 
 async def start(req: EsRequest) -> EsResponse:
-    deployment = await ml.start_deployment(req.state, _start_request(req))
-    return EsResponse(body=ml.assignment_body(deployment))
+    deployment = await ml_deployments.start_deployment(req.state, _start_request(req))
+    return EsResponse(body=ml_deployments.assignment_body(deployment))
 
 
 async def stop(req: EsRequest) -> EsResponse:
@@ -126,7 +128,9 @@ async def stop(req: EsRequest) -> EsResponse:
     _check_fields(req, body, frozenset({"allow_no_match", "force", "id"}), "stop_trained_model_deployment_request")
     allow_no_match = req.flag("allow_no_match", bool(body.get("allow_no_match", True)))
     force = req.flag("force", bool(body.get("force", False)))
-    ml.stop_deployments(req.state, req.path_params["model_id"], allow_no_match, force, referenced_model_ids(req.state))
+    ml_deployments.stop_deployments(
+        req.state, req.path_params["model_id"], allow_no_match, force, referenced_model_ids(req.state)
+    )
     return EsResponse(body={"stopped": True})
 
 
@@ -143,8 +147,8 @@ async def update(req: EsRequest) -> EsResponse:
         allocations = int(body["number_of_allocations"])
     else:
         raise action_request_validation_exception(["[number_of_allocations] must be a positive integer"])
-    deployment = ml.update_deployment(req.state, req.path_params["model_id"], allocations)
-    return EsResponse(body=ml.assignment_body(deployment))
+    deployment = ml_deployments.update_deployment(req.state, req.path_params["model_id"], allocations)
+    return EsResponse(body=ml_deployments.assignment_body(deployment))
 
 
 async def infer(req: EsRequest) -> EsResponse:
@@ -155,14 +159,16 @@ async def infer(req: EsRequest) -> EsResponse:
         raise action_request_validation_exception(["at least one document is required"])
     req.time_param("timeout", 10.0)
     overrides = (body.get("inference_config") or {}).get("text_expansion") or {}
-    results = ml.infer(req.state, req.path_params["model_id"], docs, overrides.get("results_field"))
+    results = ml_inference.infer(req.state, req.path_params["model_id"], docs, overrides.get("results_field"))
     if req.route.path.endswith("/deployment/_infer"):
         req.warn(DEPRECATED_INFER)
     return EsResponse(body={"inference_results": results})
 
 
 async def delete_model(req: EsRequest) -> EsResponse:
-    ml.delete_model(req.state, req.path_params["model_id"], req.flag("force"), referenced_model_ids(req.state))
+    ml_deployments.delete_model(
+        req.state, req.path_params["model_id"], req.flag("force"), referenced_model_ids(req.state)
+    )
     return EsResponse(body={"acknowledged": True})
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sidecar.devcluster import ml
+from sidecar.devcluster import ml_inference, ml_models
 from sidecar.devcluster.access import resolve_for_action
 from sidecar.devcluster.documents import filter_source, refresh_forced, source_filter
 from sidecar.devcluster.errors import illegal_argument
@@ -130,8 +130,8 @@ def check_body_keys(body: dict[str, Any], allowed: frozenset[str]) -> None:
 
 def expander_for(req: EsRequest) -> Expander:
     def expand_text(model_id: str, text: str) -> dict[str, float]:
-        result = ml.infer_texts(req.state, model_id, [text])[0]
-        weights: dict[str, float] = result[ml.DEFAULT_RESULTS_FIELD]
+        result = ml_inference.infer_texts(req.state, model_id, [text])[0]
+        weights: dict[str, float] = result[ml_models.DEFAULT_RESULTS_FIELD]
         return weights
 
     return expand_text

@@ -9,7 +9,7 @@ import pytest
 
 from sidecar.devcluster.elser import MAX_TOKENS, expand, java_float
 from sidecar.devcluster.errors import did_you_mean
-from sidecar.devcluster.ml import human_bytes, parse_byte_size
+from sidecar.devcluster.ml_deployments import human_bytes, parse_byte_size
 from sidecar.devcluster.nodes import platform_name
 from sidecar.devcluster.privileges import cluster_catalog, index_catalog
 from sidecar.devcluster.routing import Router, route
