@@ -66,8 +66,11 @@ def create_devcluster_app(state: ClusterState) -> web.Application:
     return app
 
 
-async def _product_header(_: web.Request, response: web.StreamResponse) -> None:
+async def _product_header(request: web.Request, response: web.StreamResponse) -> None:
     response.headers["X-elastic-product"] = "Elasticsearch"
+    opaque_id = request.headers.get("X-Opaque-Id")
+    if opaque_id is not None:
+        response.headers["X-Opaque-Id"] = opaque_id
 
 
 async def _stop_background_tasks(app: web.Application) -> None:

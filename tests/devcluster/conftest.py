@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from elasticsearch import AsyncElasticsearch
 
 from sidecar.devcluster import DevCluster, DevClusterConfig, start_devcluster
+from tests.conftest import REAL_CLUSTER_URL
 from tests.devcluster.devcluster_helpers import ELASTIC
 
 
@@ -21,6 +23,9 @@ def devcluster_config() -> DevClusterConfig:
 
 @pytest.fixture
 async def devcluster(devcluster_config: DevClusterConfig) -> AsyncIterator[DevCluster]:
+    """A stand-in of this test's own; stand-in-only tests skip when a real cluster is configured."""
+    if os.environ.get(REAL_CLUSTER_URL):
+        pytest.skip(f"stand-in only ({REAL_CLUSTER_URL} is set)")
     cluster = await start_devcluster(devcluster_config, "127.0.0.1", 0)
     yield cluster
     await cluster.stop()
