@@ -20,7 +20,7 @@ from sidecar.devcluster import (
     search_api,
     security_api,
 )
-from sidecar.devcluster.cluster_api import build_info
+from sidecar.devcluster.build import build_info
 from sidecar.devcluster.errors import body_not_supported
 from sidecar.devcluster.ml_deployments import cancel_tasks
 from sidecar.devcluster.routing import Router

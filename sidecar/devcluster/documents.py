@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sidecar.devcluster import indices as index_meta
-from sidecar.devcluster.errors import illegal_argument, version_conflict
+from sidecar.devcluster.errors import illegal_argument, index_not_found, version_conflict
 from sidecar.devcluster.ingest import run_document_pipelines
 from sidecar.devcluster.mapping import apply_document
 from sidecar.devcluster.security import name_matches
@@ -159,8 +159,6 @@ def delete_document(
 ) -> WriteResult:
     index = index_meta.write_index(req.state, target)
     if index is None:
-        from sidecar.devcluster.errors import index_not_found
-
         raise index_not_found(target)
     req.authorize_indices(DELETE_ACTION, [index.name])
     existing = index.documents.get(doc_id)

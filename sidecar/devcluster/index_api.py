@@ -9,6 +9,7 @@ from sidecar.devcluster.access import resolve_for_action
 from sidecar.devcluster.errors import illegal_argument, index_not_found
 from sidecar.devcluster.mapping import merge_mappings
 from sidecar.devcluster.routing import Route, route
+from sidecar.devcluster.security import name_matches
 from sidecar.devcluster.state import Index
 from sidecar.devcluster.transport import EsRequest, EsResponse
 from sidecar.domain.errors import ElasticsearchError, parse_exception
@@ -114,8 +115,6 @@ async def put_mapping(req: EsRequest) -> EsResponse:
 
 
 def _alias_matches(alias: str, patterns: list[str]) -> bool:
-    from sidecar.devcluster.security import name_matches
-
     return not patterns or any(p in ("_all", "*") or name_matches(alias, p) for p in patterns)
 
 

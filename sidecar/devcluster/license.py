@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sidecar.devcluster.errors import license_non_compliant
+from sidecar.devcluster.errors import illegal_argument, license_non_compliant
 from sidecar.devcluster.routing import Route, route
 from sidecar.devcluster.state import ClusterState
 from sidecar.devcluster.transport import EsRequest, EsResponse
@@ -54,8 +54,6 @@ def require_ml_license(state: ClusterState) -> None:
 async def get_license(req: EsRequest) -> EsResponse:
     req.flag("local")
     if req.param("accept_enterprise") is not None and not req.flag("accept_enterprise"):
-        from sidecar.devcluster.errors import illegal_argument
-
         raise illegal_argument("The [accept_enterprise] parameters may not be false")
     return EsResponse(body=license_body(req.state))
 

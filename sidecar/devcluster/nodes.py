@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sidecar.devcluster.build import build_info
 from sidecar.devcluster.config import DevClusterConfig
 from sidecar.devcluster.routing import Route, route
 from sidecar.devcluster.security import name_matches
@@ -157,8 +158,6 @@ def _attributes(node: NodeView) -> dict[str, str]:
 
 
 async def nodes_info(req: EsRequest) -> EsResponse:
-    from sidecar.devcluster.cluster_api import build_info
-
     node_id = req.path_params.get("node_id")
     metric = req.path_params.get("metric")
     if node_id is not None and metric is None:

@@ -13,7 +13,13 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from sidecar.devcluster import security
-from sidecar.devcluster.errors import body_required, illegal_argument, media_type_error, x_content_parse
+from sidecar.devcluster.errors import (
+    body_required,
+    illegal_argument,
+    media_type_error,
+    unrecognized_parameters,
+    x_content_parse,
+)
 from sidecar.domain.errors import ElasticsearchError, FlatError, parse_exception, unsupported_content_type
 
 if TYPE_CHECKING:
@@ -121,8 +127,6 @@ class EsRequest:
         known = set(self.route.params) | GLOBAL_PARAMS | set(self.path_params)
         unknown = [name for name in self.params if name not in known]
         if unknown:
-            from sidecar.devcluster.errors import unrecognized_parameters
-
             raise unrecognized_parameters(self.path, unknown, set(self.route.params) | set(self.path_params))
 
     # --- parameters ---------------------------------------------------------------------------
