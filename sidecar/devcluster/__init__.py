@@ -1,9 +1,13 @@
 """An in-process Elasticsearch stand-in that speaks the slice of the REST API the sidecar uses.
 
-cluster = await start_devcluster(DevClusterConfig(license_type="basic"))
-... AsyncElasticsearch(cluster.url, basic_auth=("elastic", "changeme")) ...
-cluster.config.start_failure = StartFailure.CAPACITY   # flip behaviour at runtime
-await cluster.stop()
+    cluster = await start_devcluster(DevClusterConfig(license_type="basic"))   # port 0: a free port
+    es = AsyncElasticsearch(cluster.url, basic_auth=("elastic", "changeme"))
+    cluster.config.start_failure = StartFailure.CAPACITY   # any config field can change at runtime
+    cluster.state                                         # the whole cluster as plain dataclasses
+    await cluster.stop()                                  # `await cluster.start()` brings it back
+
+Standalone: `python -m sidecar.devcluster --port 9200 [--license basic] [--no-security] [--version 8.12.2]`.
+Users and roles are listed in `users.py` (every password is `changeme`).
 """
 
 from sidecar.devcluster.app import create_devcluster_app
