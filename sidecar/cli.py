@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import logging
 import os
 import signal
 import sys
@@ -51,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def check(settings: Settings) -> int:
+    logging.getLogger("elastic_transport").setLevel(logging.ERROR)  # the report below says it once, plainly
     es = build_es_client(settings)
     try:
         authorizer = Authorizer(

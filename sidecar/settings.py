@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     # Storage and secrets
     secrets_key: SecretStr | None = None
     secrets_old_keys: SecretStr | None = None
-    index_prefix: str = ".inference-sidecar"
+    index_prefix: str = ".sidecar-inference"
     model_cache_ttl: float = Field(default=5.0, ge=0)
 
     # Wire dialect
@@ -88,6 +88,18 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("index_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        # `.inference*` and `.secrets-inference*` are the system index patterns of ES's own inference plugin.
+        if value.startswith((".inference", ".secrets-inference")):
+            raise ValueError(
+                "the prefix must not fall under .inference* or .secrets-inference*, which belong to Elasticsearch"
+            )
+        if value != value.lower() or not value or any(ch in value for ch in ' "*\\<|,>/?#:'):
+            raise ValueError("the prefix must be a lowercase index name without spaces or any of \\/*?\"<>|,#:")
+        return value
 
     @field_validator("secrets_key")
     @classmethod

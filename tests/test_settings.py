@@ -12,7 +12,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
     settings = load_settings()
     assert settings.es_hosts == ["http://localhost:9200"]
-    assert (settings.host, settings.port, settings.index_prefix) == ("0.0.0.0", 9280, ".inference-sidecar")
+    assert (settings.host, settings.port, settings.index_prefix) == ("0.0.0.0", 9280, ".sidecar-inference")
     assert settings.secrets_key is None and settings.api_compat == "8.12"
 
 
@@ -44,3 +44,11 @@ def test_bad_values_give_one_clear_line(monkeypatch: pytest.MonkeyPatch, variabl
     assert "\n" not in str(exc.value)
     if variable == "SIDECAR_SECRETS_KEY":
         assert value not in str(exc.value)
+
+
+@pytest.mark.parametrize("prefix", [".inference-sidecar", ".secrets-inference-x", "Upper", "a b", "x*"])
+def test_index_prefix_must_be_ours_and_valid(monkeypatch: pytest.MonkeyPatch, prefix: str) -> None:
+    monkeypatch.setenv("SIDECAR_INDEX_PREFIX", prefix)
+    with pytest.raises(ConfigurationError) as exc:
+        load_settings()
+    assert "SIDECAR_INDEX_PREFIX: Value error, the prefix must" in str(exc.value)

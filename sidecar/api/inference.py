@@ -10,7 +10,7 @@ from aiohttp import web
 from sidecar.api.body import read_json_object
 from sidecar.api.errors import json_response
 from sidecar.api.inference_body import read_inference_request
-from sidecar.api.keys import COMPONENTS
+from sidecar.api.keys import COMPONENTS, MODEL_ID, SERVICE_NAME
 from sidecar.api.params import check_params, parse_time_value
 from sidecar.components import Components
 from sidecar.domain.errors import status_exception
@@ -28,7 +28,7 @@ def _target(request: web.Request) -> tuple[TaskType | None, str]:
     """(task type or None for "any", id) from `/{task_type}/{id}` or the 8.13+ `/{id}` form."""
     task_type = request.match_info.get("task_type")
     model_id = request.match_info["model_id"]
-    request["model_id"] = model_id
+    request[MODEL_ID] = model_id
     return (TaskType.parse(task_type) if task_type is not None else None), model_id
 
 
@@ -61,7 +61,7 @@ async def put_model(request: web.Request) -> web.Response:
     service = components.services.get(str(service_name))
     if service is None:
         raise status_exception(f"Unknown service [{service_name}]")
-    request["service"] = service.name
+    request[SERVICE_NAME] = service.name
     model = service.parse_request(model_id, task_type, body)
     created = await asyncio.shield(_create(components, service, model))
     return json_response(request, created.config.to_response(components.settings.api_compat))
@@ -106,7 +106,7 @@ async def get_models(request: web.Request) -> web.Response:
     if model_id in ALL_IDS:
         configs = await components.store.list_configs(task_type)
     else:
-        request["model_id"] = model_id
+        request[MODEL_ID] = model_id
         config = await components.store.get_config(model_id)
         if task_type is not None and config.task_type != task_type:
             raise components.messages.task_type_mismatch(task_type, config.task_type)
@@ -125,7 +125,7 @@ async def delete_model(request: web.Request) -> web.Response:
     if task_type is not None and config.task_type != task_type:
         raise components.messages.task_type_mismatch(task_type, config.task_type)
     service = components.service_for(config)
-    request["service"] = service.name
+    request[SERVICE_NAME] = service.name
     model = service.parse_stored(config, secrets)
     await asyncio.shield(_delete(components, service, model))
     body: dict[str, Any] = {"acknowledged": True}
@@ -157,6 +157,6 @@ async def infer(request: web.Request) -> web.Response:
     if task_type is not None and model.task_type != task_type:
         raise components.messages.inference_task_type_mismatch(task_type, model.task_type)
     service = components.service_for(model.config)
-    request["service"] = service.name
+    request[SERVICE_NAME] = service.name
     results = await components.engine.infer(service, model, body.inputs, timeout=timeout_seconds)
     return json_response(request, results_body(model.task_type, results))

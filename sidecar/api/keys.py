@@ -15,3 +15,7 @@ if TYPE_CHECKING:
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 COMPONENTS: web.AppKey[Components] = web.AppKey("components")
+
+# What a handler learned about the request, for the request log line and metrics.
+MODEL_ID = web.RequestKey("model_id", str)
+SERVICE_NAME = web.RequestKey("service", str)

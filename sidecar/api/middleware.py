@@ -10,7 +10,7 @@ import structlog
 from aiohttp import web
 
 from sidecar.api.errors import error_response, internal_error, too_large
-from sidecar.api.keys import METRICS, SETTINGS
+from sidecar.api.keys import METRICS, MODEL_ID, SERVICE_NAME, SETTINGS
 from sidecar.api.negotiation import check_request_content_type
 from sidecar.domain.errors import ElasticsearchError, FlatError, no_handler, wrong_method
 from sidecar.observability.logging import get_logger
@@ -51,7 +51,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         metrics.in_flight.dec()
         duration = time.perf_counter() - started
         route = _route_name(request)
-        service = request.get("service", "")
+        service = request.get(SERVICE_NAME, "")
         metrics.requests.labels(route, request.method, str(status), service).inc()
         metrics.request_seconds.labels(route, request.method).observe(duration)
         if not route.startswith("/_sidecar/"):
@@ -59,7 +59,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
                 "request",
                 method=request.method,
                 route=route,
-                model_id=request.get("model_id"),
+                model_id=request.get(MODEL_ID),
                 service=service or None,
                 status=status,
                 duration_ms=round(duration * 1000, 3),

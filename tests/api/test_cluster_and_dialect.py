@@ -1,0 +1,75 @@
+"""The 8.15 dialect, the cluster's own ingest pipelines using ELSER, and a cluster that goes away."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from tests.api.conftest import ADMIN, ELASTIC, OPENAI_KEY, Provider, es_error
+
+Client = TestClient[web.Request, web.Application]
+ELSER_BODY = {"service": "elser", "service_settings": {"num_allocations": 1, "num_threads": 1}}
+
+
+async def test_elser_deployment_serves_the_clusters_ingest_pipeline(sidecar: Client, cluster: Any) -> None:
+    response = await sidecar.put("/_inference/sparse_embedding/my-elser-model", json=ELSER_BODY, headers=ADMIN)
+    assert response.status == 200
+    pipeline = {
+        "processors": [
+            {"inference": {"model_id": "my-elser-model", "input_output": [{"input_field": "text", "output_field": "ml.tokens"}]}}
+        ]
+    }
+    async with aiohttp.ClientSession(headers=ELASTIC) as session:
+        async with session.put(f"{cluster.url}/_ingest/pipeline/elser-pipeline", json=pipeline) as put:
+            assert put.status == 200
+        async with session.put(
+            f"{cluster.url}/docs/_doc/1?pipeline=elser-pipeline&refresh=true", json={"text": "the sky is blue"}
+        ) as indexed:
+            assert indexed.status == 201
+        async with session.get(f"{cluster.url}/docs/_doc/1") as fetched:
+            document = (await fetched.json())["_source"]
+    inferred = await sidecar.post(
+        "/_inference/sparse_embedding/my-elser-model", json={"input": "the sky is blue"}, headers=ADMIN
+    )
+    assert document["ml"]["tokens"] == (await inferred.json())["sparse_embedding"][0]["embedding"]
+
+
+class TestDialect815:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"api_compat": "8.15"}
+
+    async def test_responses_use_inference_id_and_endpoints(self, sidecar: Client, openai_provider: Provider) -> None:
+        body = {
+            "service": "openai",
+            "service_settings": {"api_key": OPENAI_KEY, "url": openai_provider.url},
+            "task_settings": {"model": "m"},
+        }
+        response = await sidecar.put("/_inference/text_embedding/e", json=body, headers=ADMIN)
+        assert (await response.json())["inference_id"] == "e"
+        response = await sidecar.put("/_inference/text_embedding/e", json=body, headers=ADMIN)
+        assert await response.json() == es_error(
+            400, "resource_already_exists_exception", "Inference endpoint [e] already exists"
+        )
+        response = await sidecar.get("/_inference", headers=ADMIN)
+        assert [e["inference_id"] for e in (await response.json())["endpoints"]] == ["e"]
+        response = await sidecar.delete("/_inference/e", headers=ADMIN)
+        assert await response.json() == {"acknowledged": True, "pipelines": []}
+        response = await sidecar.get("/_inference/e", headers=ADMIN)
+        assert await response.json() == es_error(404, "resource_not_found_exception", "Inference endpoint not found [e]")
+
+
+async def test_cluster_down_gives_503_and_recovers(sidecar: Client, cluster: Any) -> None:
+    assert (await sidecar.get("/_inference/_all", headers=ADMIN)).status == 200
+    await cluster.stop()
+    response = await sidecar.get("/_inference/_all", headers={"Authorization": "Basic ZnJlc2g6dXNlcg=="})
+    assert response.status == 503
+    body = await response.json()
+    assert body["status"] == 503 and body["error"]["type"] == "cluster_unavailable_exception"
+    await cluster.start()
+    response = await sidecar.get("/_inference/_all", headers=ADMIN)
+    assert response.status == 200

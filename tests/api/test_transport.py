@@ -1,0 +1,67 @@
+"""Router-level behaviour: product header, flat errors, content negotiation, health."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from tests.api.conftest import ADMIN
+
+Client = TestClient[web.Request, web.Application]
+
+
+async def test_unknown_route_is_the_flat_400(sidecar: Client) -> None:
+    response = await sidecar.get("/_nope?x=1", headers=ADMIN)
+    assert response.status == 400
+    assert response.headers["X-elastic-product"] == "Elasticsearch"
+    assert await response.json() == {"error": "no handler found for uri [/_nope?x=1] and method [GET]"}
+
+
+async def test_wrong_method_is_405_with_allow(sidecar: Client) -> None:
+    response = await sidecar.patch("/_inference/text_embedding/x", headers=ADMIN)
+    assert response.status == 405
+    assert response.headers["Allow"] == "DELETE,GET,POST,PUT"
+    assert await response.json() == {
+        "error": "Incorrect HTTP method for uri [/_inference/text_embedding/x] and method [PATCH], allowed: [DELETE, GET, POST, PUT]",
+        "status": 405,
+    }
+
+
+async def test_unsupported_content_type_is_406(sidecar: Client) -> None:
+    response = await sidecar.put(
+        "/_inference/text_embedding/x", data=b"{}", headers={**ADMIN, "Content-Type": "text/plain"}
+    )
+    assert response.status == 406
+    assert await response.json() == {"error": "Content-Type header [text/plain] is not supported", "status": 406}
+
+
+async def test_vendor_media_type_is_echoed(sidecar: Client) -> None:
+    vendor = "application/vnd.elasticsearch+json; compatible-with=8"
+    response = await sidecar.get("/_inference/_all", headers={**ADMIN, "Accept": vendor})
+    assert response.status == 200
+    assert response.headers["Content-Type"] == vendor
+    response = await sidecar.get("/_inference/_all", headers=ADMIN)
+    assert response.headers["Content-Type"] == "application/json"
+
+
+async def test_body_over_the_limit_is_413(make_settings, cluster) -> None:  # type: ignore[no-untyped-def]
+    from tests.api.conftest import start_sidecar
+
+    client = await start_sidecar(make_settings(max_body_bytes=2048))
+    try:
+        response = await client.post(
+            "/_inference/text_embedding/x", data=b'{"input":"' + b"a" * 4096 + b'"}',
+            headers={**ADMIN, "Content-Type": "application/json"},
+        )
+        assert response.status == 413
+        assert response.headers["X-elastic-product"] == "Elasticsearch"
+        assert (await response.json())["error"]["type"] == "content_too_long_exception"
+    finally:
+        await client.close()
+
+
+async def test_health_routes(sidecar: Client) -> None:
+    live = await sidecar.get("/_sidecar/health/live")
+    assert (live.status, await live.json()) == (200, {"status": "live"})
+    ready = await sidecar.get("/_sidecar/health/ready")
+    assert (ready.status, await ready.json()) == (200, {"status": "ready"})
