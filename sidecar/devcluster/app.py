@@ -117,6 +117,11 @@ async def _dispatch(http: web.Request) -> web.StreamResponse:
     except web.HTTPException as error:
         flat = FlatError(error.status, {"error": error.reason, "status": error.status})
         return error_response(flat, content_type, head, pretty)
+    except (AttributeError, TypeError, ValueError, KeyError) as error:
+        # A body of the wrong shape reaches handlers that read it as ES's parsers would; ES answers 400.
+        log.warning("malformed request to the Elasticsearch stand-in: %s %s: %r", http.method, http.path, error)
+        malformed = ElasticsearchError(400, "x_content_parse_exception", "[1:1] failed to parse the request body")
+        return error_response(malformed, content_type, head, pretty)
     except Exception:
         log.exception("unexpected error in the Elasticsearch stand-in for %s %s", http.method, http.path)
         failure = ElasticsearchError(500, "exception", "unexpected error in the Elasticsearch stand-in")

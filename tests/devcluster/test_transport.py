@@ -162,3 +162,18 @@ async def test_auto_created_dot_index_warns_and_is_visible(raw: Any) -> None:
     assert "hidden" not in settings[".auto"]["settings"]["index"]
     _, mapping, _ = await raw("GET", "/.auto/_mapping")
     assert mapping[".auto"]["mappings"]["properties"]["a"]["type"] == "text"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/_search", {"size": "abc"}),
+        ("POST", "/_security/user/_has_privileges", {"index": "x"}),
+        ("PUT", "/broken", {"settings": "x"}),
+        ("POST", "/_aliases", {"actions": [{"add": "x"}]}),
+    ],
+)
+async def test_bodies_of_the_wrong_shape_are_400_not_500(raw: Any, method: str, path: str, body: Any) -> None:
+    status, answer, _ = await raw(method, path, json=body)
+    assert status == 400
+    assert answer["error"]["type"] in {"x_content_parse_exception", "parse_exception", "parsing_exception"}
