@@ -14,7 +14,8 @@ from sidecar.domain.errors import ElasticsearchError, FlatError, PassThroughErro
 def json_response(
     request: web.Request, body: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
-    response = web.Response(body=orjson.dumps(body), status=status, headers=headers)
+    options = orjson.OPT_INDENT_2 if "pretty" in request.query else 0
+    response = web.Response(body=orjson.dumps(body, option=options), status=status, headers=headers)
     response.headers["Content-Type"] = response_content_type(request)
     return response
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -73,3 +74,33 @@ async def test_cluster_down_gives_503_and_recovers(sidecar: Client, cluster: Any
     await cluster.start()
     response = await sidecar.get("/_inference/_all", headers=ADMIN)
     assert response.status == 200
+
+
+async def test_readiness_waits_for_a_cluster_that_is_not_up_yet(cluster: Any, make_settings: Any) -> None:
+    from aiohttp.test_utils import TestServer
+
+    from sidecar.app import create_app
+
+    await cluster.stop()
+    client: Client = TestClient(TestServer(await create_app(make_settings())))
+    await client.start_server()
+    try:
+        response = await client.get("/_sidecar/health/ready")
+        assert response.status == 503
+        body = await response.json()
+        assert body["status"] == "not_ready"
+        assert body["reason"] in ("starting: waiting for the preflight checks", "cannot connect to Elasticsearch: ConnectionError")
+        assert (await client.get("/_sidecar/health/live")).status == 200
+        await cluster.start()
+        for _ in range(100):
+            if (await client.get("/_sidecar/health/ready")).status == 200:
+                break
+            await asyncio.sleep(0.1)
+        assert (await client.get("/_sidecar/health/ready")).status == 200
+    finally:
+        await client.close()
+
+
+async def test_pretty_output(sidecar: Client) -> None:
+    response = await sidecar.get("/_inference/_all?pretty", headers=ADMIN)
+    assert await response.text() == '{\n  "models": []\n}'
