@@ -134,8 +134,9 @@ class ElserService(InferenceService):
 
     async def stop(self, model: Model) -> None:
         try:
+            # As ES's own ELSER service: force, so that ingest pipelines using the deployment do not block it.
             await self._ml_client(self.context.settings.es_ml_timeout).ml.stop_trained_model_deployment(
-                model_id=model.model_id
+                model_id=model.model_id, force=True
             )
         except (ApiError, TransportError) as exc:
             raise translate(exc) from None

@@ -1,14 +1,23 @@
-"""The sidecar over real HTTP, on the Elasticsearch stand-in, with local mock providers."""
+"""The sidecar over real HTTP, on the Elasticsearch stand-in, with local mock providers.
+
+With `SIDECAR_TEST_ES_URL` (and `SIDECAR_TEST_ES_USERNAME` / `SIDECAR_TEST_ES_PASSWORD`, a superuser)
+the same tests run against that cluster instead: the fixture creates the stand-in's test roles and
+users there (`admin`, `monitor_user`, `nobody`, `sidecar`, password `changeme`), gives every test its
+own index prefix, and removes the test's indices and ELSER deployments afterwards. Tests that need to
+stop the cluster or inject failures are skipped.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import os
+import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -22,6 +31,7 @@ from sidecar.testing.mock_providers import (
     create_mock_openai_app,
     start_mock_provider,
 )
+from tests.conftest import real_cluster_endpoint
 
 SECRETS_KEY = base64.b64encode(os.urandom(32)).decode()
 OPENAI_KEY = "sk-test-openai-0123456789abcdef"
@@ -34,7 +44,8 @@ def basic(user: str, password: str = "changeme") -> dict[str, str]:
 
 
 ADMIN = basic("admin")
-ELASTIC = basic("elastic")
+_REAL = real_cluster_endpoint()
+ELASTIC = basic(*_REAL.basic_auth) if _REAL is not None and _REAL.basic_auth else basic("elastic")
 MONITOR = basic("monitor_user")
 NOBODY = basic("nobody")
 
@@ -50,8 +61,61 @@ def devcluster_config() -> DevClusterConfig:
     return DevClusterConfig(download_delay=0.05, deployment_start_delay=0.01)
 
 
+TEST_ROLES: dict[str, dict[str, Any]] = {
+    "admin": {"cluster": ["manage", "manage_own_api_key"]},
+    "monitor": {"cluster": ["monitor", "manage_own_api_key"]},
+    "nobody": {},
+    "inference_sidecar": {
+        "cluster": ["monitor", "manage_ml"],
+        "indices": [{"names": [".sidecar-inference*"], "privileges": ["all"]}],
+    },
+}
+TEST_USERS = {"admin": "admin", "monitor_user": "monitor", "nobody": "nobody", "sidecar": "inference_sidecar"}
+# Deployment ids the tests create; removed from a real cluster after each test.
+TEST_DEPLOYMENTS = ("my-elser-model", "c-elser", "e", "m")
+
+
+@dataclass
+class RealCluster:
+    """A cluster named by SIDECAR_TEST_ES_URL: it cannot be stopped or configured by a test."""
+
+    url: str
+    index_prefix: str = field(default_factory=lambda: f".sidecar-inference-test-{uuid.uuid4().hex[:8]}")
+
+    async def stop(self) -> None:
+        pytest.skip("stops the cluster: runs on the stand-in only")
+
+    async def start(self) -> None:
+        pytest.skip("stops the cluster: runs on the stand-in only")
+
+    async def request(self, method: str, path: str, body: Any = None) -> None:
+        async with aiohttp.ClientSession(headers=ELASTIC) as session, session.request(
+            method, f"{self.url}{path}", json=body
+        ) as response:
+            await response.read()
+
+    async def provision(self) -> None:
+        for role, body in TEST_ROLES.items():
+            await self.request("PUT", f"/_security/role/{role}", body)
+        for user, role in TEST_USERS.items():
+            await self.request("PUT", f"/_security/user/{user}", {"password": "changeme", "roles": [role]})
+
+    async def clean(self) -> None:
+        for deployment in TEST_DEPLOYMENTS:
+            await self.request("POST", f"/_ml/trained_models/{deployment}/deployment/_stop?force=true")
+        await self.request("DELETE", f"/{self.index_prefix}*?expand_wildcards=all")
+
+
 @pytest.fixture
 async def cluster(devcluster_config: DevClusterConfig) -> AsyncIterator[Any]:
+    if _REAL is not None:
+        if devcluster_config != DevClusterConfig(download_delay=0.05, deployment_start_delay=0.01):
+            pytest.skip("needs a stand-in configured by the test")
+        real = RealCluster(_REAL.url)
+        await real.provision()
+        yield real
+        await real.clean()
+        return
     running = await start_devcluster(devcluster_config, "127.0.0.1", 0)
     yield running
     await running.stop()
@@ -86,6 +150,7 @@ def make_settings(cluster: Any, settings_overrides: dict[str, Any]) -> Callable[
             "es_username": "sidecar",
             "es_password": "changeme",
             "secrets_key": SECRETS_KEY,
+            "index_prefix": getattr(cluster, "index_prefix", ".sidecar-inference"),
             "es_ml_timeout": 10.0,
             "retry_initial_delay": 0.01,
             "retry_max_delay": 0.02,
