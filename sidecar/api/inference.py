@@ -121,13 +121,13 @@ async def delete_model(request: web.Request) -> web.Response:
     dialect = components.settings.api_compat
     check_params(request, frozenset({"dry_run", "force"}) if dialect == "8.15" else frozenset())
     task_type, model_id = _target(request)
-    config, secrets = await components.store.get_with_secrets(model_id)
+    # Like ES, DELETE reads the configuration only, so that a model whose secrets are lost can still be removed.
+    config = await components.store.get_config(model_id)
     if task_type is not None and config.task_type != task_type:
         raise components.messages.task_type_mismatch(task_type, config.task_type)
     service = components.service_for(config)
     request[SERVICE_NAME] = service.name
-    model = service.parse_stored(config, secrets)
-    await asyncio.shield(_delete(components, service, model))
+    await asyncio.shield(_delete(components, service, Model(config)))
     body: dict[str, Any] = {"acknowledged": True}
     if dialect == "8.15":
         body["pipelines"] = []

@@ -37,6 +37,8 @@ async def test_elser_deployment_serves_the_clusters_ingest_pipeline(sidecar: Cli
         "/_inference/sparse_embedding/my-elser-model", json={"input": "the sky is blue"}, headers=ADMIN
     )
     assert document["ml"]["tokens"] == (await inferred.json())["sparse_embedding"][0]["embedding"]
+    response = await sidecar.delete("/_inference/sparse_embedding/my-elser-model", headers=ADMIN)
+    assert (response.status, await response.json()) == (200, {"acknowledged": True})
 
 
 class TestDialect815:
