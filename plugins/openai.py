@@ -158,6 +158,23 @@ class OpenAiService(InferenceService):
         OpenAiTaskSettings.from_stored(config.task_settings)
         return Model(config, secrets)
 
+    def with_task_settings(self, model: Model, task_settings: dict[str, Any]) -> Model:
+        """ES `OpenAiEmbeddingsRequestTaskSettings`: a request may override `model` and `user`; others are ignored."""
+        if not task_settings:
+            return model
+        overrides = dict(task_settings)
+        validation = Validation()
+        requested = {
+            key: extract_optional_string(overrides, key, TASK_SETTINGS, validation) for key in ("model", "user")
+        }
+        validation.raise_if_any()
+        merged = {**model.config.task_settings, **{k: v for k, v in requested.items() if v is not None}}
+        if merged == model.config.task_settings:
+            return model
+        config = model.config
+        return Model(ModelConfig(config.model_id, config.task_type, config.service, config.service_settings, merged),
+                     model.secrets)
+
     async def prepare(self, model: Model) -> Model:
         """ES `checkModelConfig`: one probe call; stores `similarity: dot_product` and the vector length."""
         dimensions = await probe_embedding_size(model.model_id, lambda texts: self.infer(model, texts))

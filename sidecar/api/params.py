@@ -23,7 +23,9 @@ def check_params(request: web.Request, allowed: frozenset[str] = frozenset()) ->
 
 
 def parse_time_value(value: str, setting: str) -> float:
-    """Seconds for an ES time value such as `30s` or `500ms`."""
+    """Seconds for an ES time value such as `30s` or `500ms`; `-1` means no limit (negative)."""
+    if value.strip() in ("-1", "0"):
+        return float(value.strip())
     match = _TIME_VALUE.match(value)
     if match is None:
         raise parse_exception(

@@ -64,6 +64,13 @@ class InferenceService(ABC):
     async def stop(self, model: Model) -> None:
         """Called before the model's documents are deleted."""
 
+    def with_task_settings(self, model: Model, task_settings: dict[str, Any]) -> Model:
+        """The model as one inference request sees it, with that request's `task_settings` applied.
+
+        ES 8.12 services without task settings ignore them.
+        """
+        return model
+
     def batch_limit(self, model: Model) -> int:
         return self.default_batch_limit
 

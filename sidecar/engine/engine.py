@@ -9,6 +9,7 @@ limit, retries retryable failures and fills the cache. The whole request is boun
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 from typing import cast
 
@@ -73,7 +74,7 @@ class InferenceEngine:
         if not inputs:
             return []
         seconds = self._settings.provider_timeout if timeout is None else timeout
-        deadline = asyncio.timeout(seconds)
+        deadline = asyncio.timeout(None if math.isinf(seconds) else seconds)
         try:
             async with deadline:
                 return await self._infer(service, model, inputs)

@@ -106,3 +106,20 @@ async def test_readiness_waits_for_a_cluster_that_is_not_up_yet(cluster: Any, ma
 async def test_pretty_output(sidecar: Client) -> None:
     response = await sidecar.get("/_inference/_all?pretty", headers=ADMIN)
     assert await response.text() == '{\n  "models": []\n}'
+
+
+class TestDryRun:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"api_compat": "8.15"}
+
+    async def test_dry_run_deletes_nothing(self, sidecar: Client, openai_provider: Provider) -> None:
+        body = {
+            "service": "openai",
+            "service_settings": {"api_key": OPENAI_KEY, "url": openai_provider.url},
+            "task_settings": {"model": "m"},
+        }
+        assert (await sidecar.put("/_inference/text_embedding/e", json=body, headers=ADMIN)).status == 200
+        response = await sidecar.delete("/_inference/e?dry_run=true", headers=ADMIN)
+        assert await response.json() == {"acknowledged": False, "pipelines": []}
+        assert (await sidecar.get("/_inference/e", headers=ADMIN)).status == 200

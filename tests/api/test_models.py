@@ -254,3 +254,34 @@ async def test_failed_probe_stores_nothing(sidecar: Client, openai_provider: Pro
     assert await response.json() == {"models": []}
     response = await sidecar.put("/_inference/text_embedding/bad", json=openai_body(openai_provider), headers=ADMIN)
     assert response.status == 200
+
+
+async def test_request_task_settings_override_model_and_user(sidecar: Client, openai_provider: Provider) -> None:
+    assert (await sidecar.put("/_inference/text_embedding/o", json=openai_body(openai_provider), headers=ADMIN)).status == 200
+    response = await sidecar.post(
+        "/_inference/text_embedding/o?timeout=-1",
+        json={"input": ["a"], "task_settings": {"model": "other-model", "user": "u"}},
+        headers=ADMIN,
+    )
+    assert response.status == 200
+    sent = openai_provider.config.last_request
+    assert sent is not None and sent.body == {"input": ["a"], "model": "other-model", "user": "u"}
+    response = await sidecar.post(
+        "/_inference/text_embedding/o", json={"input": ["a"], "task_settings": {"user": ""}}, headers=ADMIN
+    )
+    assert (await response.json())["error"]["reason"] == (
+        "Validation Failed: 1: [task_settings] Invalid value empty string. [user] must be a non-empty string;"
+    )
+
+
+async def test_rate_limit_setting_is_accepted_and_shown(sidecar: Client, openai_provider: Provider) -> None:
+    body = openai_body(openai_provider)
+    body["service_settings"]["rate_limit"] = {"requests_per_minute": 120}
+    response = await sidecar.put("/_inference/text_embedding/limited", json=body, headers=ADMIN)
+    assert response.status == 200
+    assert (await response.json())["service_settings"]["rate_limit"] == {"requests_per_minute": 120}
+    body["service_settings"]["rate_limit"] = {"requests_per_minute": 0}
+    response = await sidecar.put("/_inference/text_embedding/limited-2", json=body, headers=ADMIN)
+    assert (await response.json())["error"]["reason"] == (
+        "Validation Failed: 1: [rate_limit] Invalid value [0]. [requests_per_minute] must be a positive integer;"
+    )
