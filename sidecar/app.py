@@ -11,7 +11,6 @@ import uuid
 import aiohttp
 import orjson
 from aiohttp import web
-from elasticsearch import AsyncElasticsearch
 
 from sidecar.api.keys import COMPONENTS, METRICS, SETTINGS
 from sidecar.api.middleware import add_product_header, observe, render_errors
@@ -48,16 +47,11 @@ def _secret_box(settings: Settings) -> SecretBox:
     return SecretBox(key, settings.old_secrets_keys_bytes())
 
 
-async def create_app(
-    settings: Settings,
-    *,
-    es: AsyncElasticsearch | None = None,
-    service_table: dict[str, str] | None = None,
-) -> web.Application:
+async def create_app(settings: Settings) -> web.Application:
     """Build the application. Must run inside the event loop that will serve it."""
     box = _secret_box(settings)
     metrics = Metrics(VERSION)
-    es = es or build_es_client(settings)
+    es = build_es_client(settings)
     http = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=settings.provider_max_connections, ttl_dns_cache=300),
         json_serialize=lambda value: orjson.dumps(value).decode(),
@@ -72,7 +66,7 @@ async def create_app(
         security_disabled_policy=settings.security_disabled_policy,
     )
     context = ServiceContext(settings, http, es, EgressPolicy(settings.egress_deny_networks))
-    services = load_services(context, service_table)
+    services = load_services(context)
     replicas = EsReplicaCounter(es, names.replicas, _replica_id(), settings.replica_heartbeat_seconds)
     components = Components(
         settings=settings,

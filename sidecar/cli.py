@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from sidecar.api.keys import COMPONENTS
 from sidecar.app import create_app
 from sidecar.es.client import build_es_client
 from sidecar.es.preflight import run_preflight
@@ -87,8 +88,7 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     log.info("shutting down", grace_seconds=settings.shutdown_grace_seconds)
-    for on_shutdown in app.on_shutdown:
-        await on_shutdown(app)
+    app[COMPONENTS].readiness.mark_shutting_down()
     await asyncio.sleep(settings.shutdown_grace_seconds)
     await runner.cleanup()
     log.info("stopped")

@@ -26,5 +26,5 @@ def discover_services() -> dict[str, str]:
     return table
 
 
-def load_services(context: ServiceContext, table: dict[str, str] | None = None) -> dict[str, InferenceService]:
-    return {name: import_string(target)(context) for name, target in (table or discover_services()).items()}
+def load_services(context: ServiceContext) -> dict[str, InferenceService]:
+    return {name: import_string(target)(context) for name, target in discover_services().items()}

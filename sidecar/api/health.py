@@ -13,10 +13,11 @@ async def live(request: web.Request) -> web.Response:
 
 
 async def ready(request: web.Request) -> web.Response:
-    readiness = request.app[COMPONENTS].readiness
-    if readiness.ready:
+    components = request.app[COMPONENTS]
+    problem = await components.readiness.problem(components.es, components.names)
+    if problem is None:
         return json_response(request, {"status": "ready"})
-    return json_response(request, {"status": "not_ready", "reason": readiness.reason}, status=503)
+    return json_response(request, {"status": "not_ready", "reason": problem}, status=503)
 
 
 async def metrics(request: web.Request) -> web.Response:

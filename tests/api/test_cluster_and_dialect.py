@@ -123,3 +123,19 @@ class TestDryRun:
         response = await sidecar.delete("/_inference/e?dry_run=true", headers=ADMIN)
         assert await response.json() == {"acknowledged": False, "pipelines": []}
         assert (await sidecar.get("/_inference/e", headers=ADMIN)).status == 200
+
+
+async def test_readiness_follows_the_cluster(sidecar: Client, cluster: Any) -> None:
+    from sidecar import readiness
+
+    assert (await sidecar.get("/_sidecar/health/ready")).status == 200
+    await cluster.stop()
+    await asyncio.sleep(readiness.CHECK_TTL)
+    response = await sidecar.get("/_sidecar/health/ready")
+    assert (response.status, await response.json()) == (
+        503, {"status": "not_ready", "reason": "cannot reach Elasticsearch: ConnectionError"}
+    )
+    assert (await sidecar.get("/_sidecar/health/live")).status == 200
+    await cluster.start()
+    await asyncio.sleep(readiness.CHECK_TTL)
+    assert (await sidecar.get("/_sidecar/health/ready")).status == 200
