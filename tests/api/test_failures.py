@@ -234,3 +234,21 @@ async def test_missing_secrets_are_an_invalid_state(sidecar: Client, cluster: An
     response = await sidecar.delete("/_inference/text_embedding/o", headers=ADMIN)
     assert (response.status, await response.json()) == (200, {"acknowledged": True})
     assert await (await sidecar.get("/_inference/_all", headers=ADMIN)).json() == {"models": []}
+
+
+async def test_replicas_see_each_other_to_share_rate_limits(make_settings: Any) -> None:
+    from sidecar.api.keys import COMPONENTS
+
+    first = await start_sidecar(make_settings(replica_heartbeat_seconds=0.1))
+    second = await start_sidecar(make_settings(replica_heartbeat_seconds=0.1))
+    try:
+        await asyncio.sleep(0.35)
+        assert first.app[COMPONENTS].replicas.count() == 2
+        assert second.app[COMPONENTS].replicas.count() == 2
+    finally:
+        await second.close()
+    await asyncio.sleep(0.25)
+    try:
+        assert first.app[COMPONENTS].replicas.count() == 1
+    finally:
+        await first.close()
