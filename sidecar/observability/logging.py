@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -14,11 +15,17 @@ REDACTED = "[REDACTED]"
 _SENSITIVE_KEY = re.compile(r"(key|token|passw|secret|authorization|credential|cookie)", re.IGNORECASE)
 _CREDENTIAL_VALUE = re.compile(r"\b(Basic|Bearer|ApiKey)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 _KEY_LIKE_VALUE = re.compile(r"\b(sk-[A-Za-z0-9_-]{8,}|hf_[A-Za-z0-9]{8,})")
+# Every match of the two patterns above contains one of these: a string without any is left as it is, after one
+# search instead of two substitutions (this runs on every value of every log line, the request line included).
+_MAYBE_CREDENTIAL = re.compile(r"basic|bearer|apikey|sk-|hf_", re.IGNORECASE)
+_CREDENTIAL_REPLACEMENT = r"\1 " + REDACTED
 
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        return _KEY_LIKE_VALUE.sub(REDACTED, _CREDENTIAL_VALUE.sub(r"\1 " + REDACTED, value))
+        if _MAYBE_CREDENTIAL.search(value) is None:
+            return value
+        return _KEY_LIKE_VALUE.sub(REDACTED, _CREDENTIAL_VALUE.sub(_CREDENTIAL_REPLACEMENT, value))
     if isinstance(value, dict):
         return {k: REDACTED if _is_sensitive(k) else _scrub(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -27,7 +34,13 @@ def _scrub(value: Any) -> Any:
 
 
 def _is_sensitive(key: object) -> bool:
-    return isinstance(key, str) and bool(_SENSITIVE_KEY.search(key))
+    return isinstance(key, str) and _is_sensitive_name(key)
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_sensitive_name(key: str) -> bool:
+    """Log keys are few and repeat on every line: the verdict is remembered."""
+    return bool(_SENSITIVE_KEY.search(key))
 
 
 def redact_secrets(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

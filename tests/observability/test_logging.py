@@ -30,3 +30,20 @@ def test_console_format_and_level_filter() -> None:
     get_logger("test").warning("shown", token="abc")
     output = stream.getvalue()
     assert "hidden" not in output and "shown" in output and "abc" not in output
+
+
+def test_redaction_is_case_insensitive_and_leaves_plain_values_alone() -> None:
+    stream = io.StringIO()
+    configure_logging("DEBUG", "json", stream)
+    get_logger("test").info(
+        "request",
+        upper="BEARER abc.def and BASIC dXNlcjpwYXNz",
+        lower="apikey c2VjcmV0 then hf_abcdefghij",
+        route="/_inference/{task_type}/{model_id}",
+        status=200,
+        duration_ms=1.5,
+    )
+    line = json.loads(stream.getvalue().strip().splitlines()[-1])
+    assert line["upper"] == "BEARER [REDACTED] and BASIC [REDACTED]"
+    assert line["lower"] == "apikey [REDACTED] then [REDACTED]"
+    assert (line["route"], line["status"], line["duration_ms"]) == ("/_inference/{task_type}/{model_id}", 200, 1.5)
