@@ -40,6 +40,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="extra SIDECAR_* setting for the sidecar (experiments; repeatable)",
     )
     parser.add_argument("--uvloop", action="store_true", help="experiment: run the sidecar on uvloop (pip install it)")
+    parser.add_argument(
+        "--profile", type=Path, default=None, metavar="DIR", help="py-spy the sidecar in each measured run (root)"
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md", help="file with the generated block")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs (the path is printed)")
@@ -69,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         latency_row=not args.no_latency_row,
         sidecar_env=sidecar_env,
         uvloop=args.uvloop,
+        profile_dir=args.profile,
     )
     cpus = CpuPlan.make()
     os.sched_setaffinity(0, cpus.load)  # the driver stays off the sidecar's core

@@ -130,6 +130,44 @@ class Children:
         self.stop_all()
 
 
+# --- CPU ---------------------------------------------------------------------------------------------------
+
+
+def cpu_ticks() -> dict[int, tuple[int, int]]:
+    """Per CPU from /proc/stat: (busy ticks, all ticks); idle and iowait count as not busy."""
+    ticks: dict[int, tuple[int, int]] = {}
+    try:
+        with open("/proc/stat") as stat:
+            for line in stat:
+                name, _, rest = line.partition(" ")
+                if not name.startswith("cpu") or name == "cpu":
+                    continue
+                values = [int(value) for value in rest.split()]
+                idle = values[3] + (values[4] if len(values) > 4 else 0)
+                ticks[int(name[3:])] = (sum(values[:8]) - idle, sum(values[:8]))
+    except (OSError, ValueError):
+        return {}
+    return ticks
+
+
+def busy_share(before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]], cpus: frozenset[int]) -> float:
+    """How busy `cpus` were between two `cpu_ticks()` readings, 0..1 (averaged over the set)."""
+    busy = sum(after[cpu][0] - before[cpu][0] for cpu in cpus if cpu in before and cpu in after)
+    total = sum(after[cpu][1] - before[cpu][1] for cpu in cpus if cpu in before and cpu in after)
+    return busy / total if total else 0.0
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time the process has used (/proc/<pid>/stat), or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # after the command: state is field 3, utime 14 and stime 15 (1-based, as in proc(5))
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 # --- memory ------------------------------------------------------------------------------------------------
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
+import re
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -12,8 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import http
-from bench.procs import Child, Children, RssSampler, free_port, rss_mib, status_kib
+from bench import http, profile
+from bench.procs import (
+    Child,
+    Children,
+    RssSampler,
+    busy_share,
+    cpu_ticks,
+    free_port,
+    process_cpu_seconds,
+    rss_mib,
+    status_kib,
+)
 from bench.results import Cached, DirectVsSidecar, Merging, RateLimited, Results
 from bench.wrk import Load, WrkResult, run_wrk
 
@@ -29,7 +42,11 @@ UNLIMITED_RPM = 100_000_000
 # Scenario 3: the mock takes 50 requests/s; the model's limit in the sidecar is set a little below that, as one
 # would set it below a provider's quota, so that the sidecar paces its calls instead of collecting 429s.
 LIMITED_PROVIDER_RPS = 50.0
-LIMITED_MODEL_RPM = 2850.0
+LIMITED_MODEL_RPM = 2850
+
+# The stand-in treats `.inference*` as Elasticsearch's restricted system-index pattern, which the default prefix
+# (`.inference-sidecar`) falls under, and grants its `sidecar` service account `.sidecar-inference*`.
+STANDIN_INDEX_PREFIX = ".sidecar-inference"
 
 
 @dataclass(frozen=True)
@@ -40,7 +57,7 @@ class Options:
     latency_row: bool = True  # scenario 1 again with a 20 ms provider
     sidecar_env: Mapping[str, str] = field(default_factory=dict)
     uvloop: bool = False
-    logdir: Path | None = None
+    profile_dir: Path | None = None  # py-spy each measured run against the sidecar into this directory
 
 
 @dataclass(frozen=True)
@@ -175,6 +192,7 @@ class Bench:
             SIDECAR_CACHE_ENABLED="true" if cache else "false",
             SIDECAR_SHUTDOWN_GRACE_SECONDS="0",
             SIDECAR_SHUTDOWN_DRAIN_SECONDS="2",
+            SIDECAR_INDEX_PREFIX=STANDIN_INDEX_PREFIX,
         )
         env.update(self.options.sidecar_env)
         url = f"http://{HOST}:{port}"
@@ -196,7 +214,7 @@ class Bench:
                 return
         raise RuntimeError(f"{child.name} did not answer {url} within {timeout:g} s:\n{child.tail()}")
 
-    def create_model(self, sidecar: Sidecar, model_id: str, mock: Mock, requests_per_minute: float) -> None:
+    def create_model(self, sidecar: Sidecar, model_id: str, mock: Mock, requests_per_minute: int) -> None:
         body: dict[str, Any] = {
             "service": "openai",
             "service_settings": {
@@ -214,6 +232,14 @@ class Bench:
         if status != 200 or not vectors or len(vectors[0]["embedding"]) != DIMENSIONS:
             raise RuntimeError(f"inference on {model_id} answered {status}: {str(answer)[:300]}")
 
+    def prefill(self, sidecar: Sidecar, model_id: str, texts: list[str], chunk: int = 100) -> None:
+        """Embed every text once, so that the measured run finds all of them cached."""
+        for start in range(0, len(texts), chunk):
+            body = {"input": texts[start : start + chunk]}
+            status, _ = http.call("POST", sidecar.infer_url(model_id), body, authorization=ADMIN)
+            if status != 200:
+                raise RuntimeError(f"prefill of {model_id} answered {status}")
+
     # --- load ----------------------------------------------------------------------------------------------
 
     def _wrk(self, load: Load, seconds: float, timeout: float) -> WrkResult:
@@ -228,18 +254,56 @@ class Bench:
         if before is not None:
             before()
         sampler = RssSampler(self.sidecar.child.pid) if self.sidecar is not None else None
+        spy, raw = self._start_profile(label, load)
+        pid = self.sidecar.child.pid if self.sidecar is not None else None
+        ticks = cpu_ticks()
+        cpu_before = process_cpu_seconds(pid) if pid is not None else None
         with sampler if sampler is not None else _nothing():
             result = self._wrk(load, self.options.seconds, timeout)
+        cpu_after = process_cpu_seconds(pid) if pid is not None else None
+        after = cpu_ticks()
+        result = dataclasses.replace(
+            result,
+            cpu_sidecar=busy_share(ticks, after, self.cpus.sidecar),
+            cpu_load=busy_share(ticks, after, self.cpus.load),
+            sidecar_cpu_seconds=None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
+        )
+        if spy is not None and raw is not None:
+            self._finish_profile(spy, raw)
         if sampler is not None:
             self.peak_rss = max(self.peak_rss, sampler.peak_mib)
-        errors = f", {result.non_2xx} non-2xx" if result.non_2xx else ""
-        errors += f", {result.socket_errors} socket errors" if result.socket_errors else ""
-        errors += f", {result.timeouts} timeouts" if result.timeouts else ""
-        log(
-            f"  {label}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms{errors}"
-            f"  [{time.perf_counter() - self.started:.0f} s]"
-        )
+        notes = [f"{result.rps:,.0f} req/s", f"p50 {result.p50_ms:.2f} ms", f"p99 {result.p99_ms:.2f} ms"]
+        notes += [f"{result.non_2xx:,} non-2xx"] if result.non_2xx else []
+        notes += [f"{result.socket_errors:,} socket errors"] if result.socket_errors else []
+        notes += [f"{result.timeouts:,} timeouts"] if result.timeouts else []
+        notes.append(f"CPU busy: sidecar's {result.cpu_sidecar or 0:.0%}, load's {result.cpu_load or 0:.0%}")
+        if result.sidecar_cpu_share is not None and result.cpu_us_per_request is not None:
+            notes.append(f"sidecar process {result.sidecar_cpu_share:.0%}, {result.cpu_us_per_request:.0f} us/request")
+        log(f"  {label}: {', '.join(notes)}  [{time.perf_counter() - self.started:.0f} s]")
         return result
+
+    def _start_profile(self, label: str, load: Load) -> tuple[subprocess.Popen[bytes] | None, Path | None]:
+        directory = self.options.profile_dir
+        if directory is None or self.sidecar is None or load.url.startswith(tuple(m.url for m in self.mocks.values())):
+            return None, None
+        py_spy = profile.find_py_spy()
+        if py_spy is None:
+            log("  (--profile: py-spy not found; pip install py-spy)")
+            return None, None
+        directory.mkdir(parents=True, exist_ok=True)
+        raw = directory / (re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-") + ".txt")
+        return profile.start(py_spy, self.sidecar.child.pid, self.options.seconds, raw, self.cpus.load), raw
+
+    def _finish_profile(self, spy: subprocess.Popen[bytes], raw: Path) -> None:
+        try:
+            spy.wait(self.options.seconds + 30.0)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+            spy.wait(5.0)
+        if raw.exists():
+            summary = profile.summarize(raw)
+            raw.with_suffix(".summary.txt").write_text(summary)
+            log(f"  profile: {raw.with_suffix('.summary.txt')}")
 
     def direct_load(self, mock: Mock, inputs: int, connections: int, **kwargs: Any) -> Load:
         return Load(mock.embeddings_url, f"Bearer {API_KEY}", inputs, connections, model=OPENAI_MODEL, **kwargs)
@@ -351,8 +415,9 @@ class Bench:
                     lookups.update(http.prometheus_values(text, "sidecar_inference_cache_lookups_total"))
                     lookups["calls"] = fast.stats()[0]
 
-                if baseline is None:  # scenario 1 was skipped: measure the cache-off figure now, on the same load
+                if baseline is None:
                     log("  (scenario 1 skipped: no cache-off baseline; the gain is shown as n/a)")
+                self.prefill(cached_sidecar, "bench", load.pool_texts())
                 cached = self.measure("sidecar, cache on", load, before=lookups_before)
                 after = http.prometheus_values(cached_sidecar.metrics(), "sidecar_inference_cache_lookups_total")
                 hits = after.get('result="hit"', 0.0) - lookups.get('result="hit"', 0.0)
@@ -376,8 +441,6 @@ def _mib(kib: int | None) -> float | None:
 
 
 def wrk_version(wrk: str) -> str:
-    import subprocess
-
     completed = subprocess.run([wrk, "-v"], capture_output=True, text=True, timeout=10, check=False)
     first = (completed.stdout or completed.stderr).splitlines()
     return first[0].split(" Copyright")[0].strip() if first else "wrk"

@@ -79,6 +79,10 @@ class Load:
     prefix: str = "bench"
     model: str | None = None  # direct calls to the provider carry OpenAI's `model` field
 
+    def pool_texts(self) -> list[str]:
+        """Every text the Lua script can send (pool mode), exactly as it sends them."""
+        return [f"{self.prefix} {n}: {FILLER}" for n in range(self.pool)]
+
     def lua(self) -> str:
         extra = "" if self.model is None else f',"model":{json.dumps(self.model)}'
         return _LUA % {
@@ -105,6 +109,23 @@ class WrkResult:
     p99_ms: float
     max_ms: float
     mean_ms: float
+    cpu_sidecar: float | None = None  # busy share of the sidecar's CPU during the run (0..1), set by the runner
+    cpu_load: float | None = None  # busy share of the CPUs of wrk, the mocks and the stand-in
+    sidecar_cpu_seconds: float | None = None  # CPU time the sidecar process used during the run
+
+    @property
+    def sidecar_cpu_share(self) -> float | None:
+        """The sidecar process's CPU use over the run, 0..1 of one core."""
+        if self.sidecar_cpu_seconds is None or not self.seconds:
+            return None
+        return self.sidecar_cpu_seconds / self.seconds
+
+    @property
+    def cpu_us_per_request(self) -> float | None:
+        """Sidecar CPU time per request served: steady under contention, unlike throughput."""
+        if self.sidecar_cpu_seconds is None or not self.requests:
+            return None
+        return self.sidecar_cpu_seconds / self.requests * 1e6
 
     @property
     def rps(self) -> float:
