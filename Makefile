@@ -44,3 +44,4 @@ clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
 
 -include make/deploy.mk
+-include make/bench.mk
