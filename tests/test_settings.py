@@ -52,3 +52,13 @@ def test_index_prefix_must_be_ours_and_valid(monkeypatch: pytest.MonkeyPatch, pr
     with pytest.raises(ConfigurationError) as exc:
         load_settings()
     assert "SIDECAR_INDEX_PREFIX: Value error, the prefix must" in str(exc.value)
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    from pathlib import Path
+
+    from sidecar.settings import Settings
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    missing = [name for name in Settings.model_fields if f"`SIDECAR_{name.upper()}`" not in readme]
+    assert missing == []
