@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from sidecar.domain.errors import unsupported_content_type
+from sidecar.domain.errors import FlatError, unsupported_content_type
 
 JSON = "application/json"
 _VENDOR_JSON = "application/vnd.elasticsearch+json"
@@ -22,12 +22,12 @@ def response_content_type(request: web.Request) -> str:
 
 
 def check_request_content_type(request: web.Request) -> None:
-    """Bodies must be JSON; anything else is ES's 406. Bodyless requests need no Content-Type."""
+    """Bodies must be JSON, declared so; anything else is ES's 406. Bodyless requests need no Content-Type."""
     if not request.can_read_body:
         return
     raw = request.headers.get("Content-Type")
     if raw is None:
-        return
+        raise FlatError(406, {"error": "Content-Type header is missing", "status": 406})
     media_type = raw.split(";")[0].strip().lower()
     if media_type not in _ACCEPTED_BODY_TYPES:
         raise unsupported_content_type(raw)

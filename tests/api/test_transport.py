@@ -65,3 +65,10 @@ async def test_health_routes(sidecar: Client) -> None:
     assert (live.status, await live.json()) == (200, {"status": "live"})
     ready = await sidecar.get("/_sidecar/health/ready")
     assert (ready.status, await ready.json()) == (200, {"status": "ready"})
+
+
+async def test_a_body_without_content_type_is_406(sidecar: Client) -> None:
+    response = await sidecar.put(
+        "/_inference/text_embedding/x", data=b"{}", headers=ADMIN, skip_auto_headers=["Content-Type"]
+    )
+    assert (response.status, await response.json()) == (406, {"error": "Content-Type header is missing", "status": 406})
