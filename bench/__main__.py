@@ -32,6 +32,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--only", default="1,2,3,4,5", help="scenarios to run, comma-separated (default all: 1,2,3,4,5)"
     )
     parser.add_argument("--no-latency-row", action="store_true", help="skip scenario 1's 20 ms provider row")
+    parser.add_argument("--no-single-row", action="store_true", help="skip scenario 1's one-connection row")
     parser.add_argument(
         "--sidecar-env",
         action="append",
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         warmup=args.warmup,
         scenarios=scenarios,
         latency_row=not args.no_latency_row,
+        single_connection_row=not args.no_single_row,
         sidecar_env=sidecar_env,
         uvloop=args.uvloop,
         profile_dir=args.profile,

@@ -27,9 +27,7 @@ def start(py_spy: str, pid: int, seconds: float, output: Path, cpus: frozenset[i
         py_spy, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))), "--rate", "200",
         "--format", "raw", "--output", str(output),
     ]  # fmt: skip
-    return subprocess.Popen(
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=child_setup(cpus)
-    )
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=child_setup(cpus))
 
 
 def _name(frame: str) -> str:

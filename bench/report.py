@@ -64,6 +64,14 @@ def _mib(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f} MiB"
 
 
+def _cpu(result: WrkResult) -> str:
+    """The sidecar process's share of its core, and its CPU time per request."""
+    share, per_request = result.sidecar_cpu_share, result.cpu_us_per_request
+    if share is None or per_request is None:
+        return "-"
+    return f"{share:.0%}, {per_request:,.0f} us/req"
+
+
 def _errors(result: WrkResult) -> str:
     parts = []
     if result.non_2xx:
@@ -73,6 +81,13 @@ def _errors(result: WrkResult) -> str:
     if result.timeouts:
         parts.append(f"{result.timeouts:,} timeouts")
     return ", ".join(parts) or "0"
+
+
+def _direct_runs(results: Results) -> list[WrkResult]:
+    runs = [row.direct for row in results.direct_vs_sidecar]
+    runs += [results.merging.direct] if results.merging is not None else []
+    runs += [results.rate_limited.direct] if results.rate_limited is not None else []
+    return runs
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -91,16 +106,23 @@ def render(results: Results, machine: Machine, command: str, placement: str, sec
         f"- Placement: {placement}",
         f"- Each figure: one wrk run of {seconds:g} s (1 thread) after a {warmup:g} s warm-up run; "
         "vectors of 1536 floats; texts of about 100 characters from a rotating pool of 2000.",
-        "",
     ]
+    background = [result.cpu_sidecar for result in _direct_runs(results) if result.cpu_sidecar is not None]
+    if background:
+        out.append(
+            f"- Other load on the sidecar's CPU while it idled (the direct runs): up to {max(background):.0%} "
+            "(anything above a few % means something else was running and the sidecar figures are low)."
+        )
+    out.append("")
     if results.direct_vs_sidecar:
-        out += ["### 1. Direct calls vs through the sidecar (32 connections, result cache off)", ""]
+        out += ["### 1. Direct calls vs through the sidecar (result cache off)", ""]
         rows = []
         for row in results.direct_vs_sidecar:
             rows.append(
                 [
                     str(row.inputs),
                     f"{row.latency_ms:g} ms",
+                    str(row.connections),
                     _rps(row.direct.rps),
                     _rps(row.sidecar.rps),
                     f"**{row.ratio:.0%}**",
@@ -109,6 +131,8 @@ def render(results: Results, machine: Machine, command: str, placement: str, sec
                     f"**{row.p50_added_ms:+.2f} ms**",
                     _ms(row.direct.p99_ms),
                     _ms(row.sidecar.p99_ms),
+                    f"{row.sidecar.ok_requests / row.sidecar_calls:.1f}" if row.sidecar_calls else "-",
+                    _cpu(row.sidecar),
                     _errors(row.sidecar),
                 ]
             )
@@ -116,6 +140,7 @@ def render(results: Results, machine: Machine, command: str, placement: str, sec
             [
                 "inputs/request",
                 "provider latency",
+                "connections",
                 "direct req/s",
                 "sidecar req/s",
                 "sidecar/direct",
@@ -124,6 +149,8 @@ def render(results: Results, machine: Machine, command: str, placement: str, sec
                 "p50 added",
                 "direct p99",
                 "sidecar p99",
+                "requests per provider call",
+                "sidecar CPU",
                 "sidecar errors",
             ],
             rows,
@@ -241,6 +268,7 @@ def render(results: Results, machine: Machine, command: str, placement: str, sec
         ["RSS idle (3 models created, one request each)", _mib(footprint.rss_idle_mib)],
         ["RSS, highest sampled under load (result cache off)", _mib(footprint.rss_load_mib)],
         ["VmHWM at the end of scenarios 1-3 (result cache off)", _mib(footprint.hwm_mib)],
+        ["RSS one second after scenarios 1-3 (result cache off)", _mib(footprint.rss_after_mib)],
         ["RSS, highest sampled under load (result cache on, 2000 vectors cached)", _mib(footprint.rss_cache_mib)],
     ]
     for name, seconds_to_ready in footprint.ready_seconds:

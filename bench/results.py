@@ -16,6 +16,11 @@ class DirectVsSidecar:
     connections: int
     direct: WrkResult
     sidecar: WrkResult
+    sidecar_calls: int = 0  # provider calls the sidecar made during its measured run (the mock's counter)
+
+    @property
+    def key(self) -> tuple[int, float, int]:
+        return self.inputs, self.latency_ms, self.connections
 
     @property
     def ratio(self) -> float:
@@ -100,6 +105,7 @@ class Footprint:
     rss_load_mib: float | None = None  # highest VmRSS sampled under load, result cache off
     rss_cache_mib: float | None = None  # highest VmRSS sampled under load, result cache on
     hwm_mib: float | None = None  # VmHWM of the cache-off sidecar at the end
+    rss_after_mib: float | None = None  # the cache-off sidecar, one second after its last load
 
 
 @dataclass
@@ -121,16 +127,15 @@ class Target:
 
 def targets(results: Results) -> list[Target]:
     out: list[Target] = []
-    one = next((row for row in results.direct_vs_sidecar if row.inputs == 1 and row.latency_ms == 0), None)
-    sixteen = next((row for row in results.direct_vs_sidecar if row.inputs == 16 and row.latency_ms == 0), None)
+    one = next((row for row in results.direct_vs_sidecar if row.key == (1, 0.0, 32)), None)
+    sixteen = next((row for row in results.direct_vs_sidecar if row.key == (16, 0.0, 32)), None)
     if one is not None:
         out.append(Target("1 input: sidecar / direct throughput", ">= 50 %", f"{one.ratio:.0%}", one.ratio >= 0.5))
-        out.append(
-            Target("1 input: p50 added", "<= 2 ms", f"{one.p50_added_ms:+.2f} ms", one.p50_added_ms <= 2.0)
-        )
+        added = one.p50_added_ms
+        out.append(Target("1 input: p50 added (32 connections)", "<= 2 ms", f"{added:+.2f} ms", added <= 2.0))
     else:
         out.append(Target("1 input: sidecar / direct throughput", ">= 50 %", "not run", None))
-        out.append(Target("1 input: p50 added", "<= 2 ms", "not run", None))
+        out.append(Target("1 input: p50 added (32 connections)", "<= 2 ms", "not run", None))
     if sixteen is not None:
         out.append(
             Target("16 inputs: sidecar / direct throughput", ">= 40 %", f"{sixteen.ratio:.0%}", sixteen.ratio >= 0.4)

@@ -55,6 +55,7 @@ class Options:
     warmup: float = 2.0
     scenarios: frozenset[int] = frozenset({1, 2, 3, 4, 5})
     latency_row: bool = True  # scenario 1 again with a 20 ms provider
+    single_connection_row: bool = True  # scenario 1 with one connection: the added latency without queueing
     sidecar_env: Mapping[str, str] = field(default_factory=dict)
     uvloop: bool = False
     profile_dir: Path | None = None  # py-spy each measured run against the sidecar into this directory
@@ -104,6 +105,20 @@ class Mock:
             raise RuntimeError(f"mock {self.child.name}: GET /_stats answered {status}")
         openai = body["providers"]["openai"]
         return int(openai["calls"]), int(openai["inputs"])
+
+
+class CallCounter:
+    """Provider calls a mock received since `mark()`."""
+
+    def __init__(self, mock: Mock) -> None:
+        self.mock = mock
+        self.start = 0
+
+    def mark(self) -> None:
+        self.start = self.mock.stats()[0]
+
+    def since(self) -> int:
+        return self.mock.stats()[0] - self.start
 
 
 @dataclass
@@ -336,27 +351,29 @@ class Bench:
         self.peak_rss = 0.0
 
         if 1 in scenarios:
-            log("scenario 1: direct vs through the sidecar, 32 connections, result cache off")
-            rows = [(1, fast, "bench"), (16, fast, "bench")]
+            log("scenario 1: direct vs through the sidecar, result cache off")
+            rows = [(1, fast, "bench", 32), (16, fast, "bench", 32)]
             if self.options.latency_row:
-                rows.append((1, slow, "bench-20ms"))
-            for inputs, mock, model_id in rows:
-                tag = f"{inputs} input{'s' if inputs > 1 else ''}, {mock.latency_ms:g} ms"
-                direct = self.measure(f"direct  {tag}", self.direct_load(mock, inputs, 32))
-                through = self.measure(f"sidecar {tag}", self.sidecar_load(model_id, inputs, 32))
-                self.results.direct_vs_sidecar.append(DirectVsSidecar(inputs, mock.latency_ms, 32, direct, through))
+                rows.append((1, slow, "bench-20ms", 32))
+            if self.options.single_connection_row:
+                rows.append((1, fast, "bench", 1))
+            for inputs, mock, model_id, connections in rows:
+                tag = f"{inputs} input{'s' if inputs > 1 else ''}, {mock.latency_ms:g} ms, {connections} conn"
+                direct = self.measure(f"direct  {tag}", self.direct_load(mock, inputs, connections))
+                counter = CallCounter(mock)
+                load = self.sidecar_load(model_id, inputs, connections)
+                through = self.measure(f"sidecar {tag}", load, before=counter.mark)
+                self.results.direct_vs_sidecar.append(
+                    DirectVsSidecar(inputs, mock.latency_ms, connections, direct, through, counter.since())
+                )
 
         if 2 in scenarios:
             log("scenario 2: 64 single-input clients, provider latency 20 ms")
-            counts: dict[str, int] = {}
-
-            def calls_before(key: str) -> Callable[[], None]:
-                return lambda: counts.__setitem__(key, slow.stats()[0])
-
-            direct = self.measure("direct ", self.direct_load(slow, 1, 64), before=calls_before("direct"))
-            direct_calls = slow.stats()[0] - counts["direct"]
-            through = self.measure("sidecar", self.sidecar_load("bench-20ms", 1, 64), before=calls_before("sidecar"))
-            sidecar_calls = slow.stats()[0] - counts["sidecar"]
+            direct_counter, sidecar_counter = CallCounter(slow), CallCounter(slow)
+            direct = self.measure("direct ", self.direct_load(slow, 1, 64), before=direct_counter.mark)
+            direct_calls = direct_counter.since()
+            through = self.measure("sidecar", self.sidecar_load("bench-20ms", 1, 64), before=sidecar_counter.mark)
+            sidecar_calls = sidecar_counter.since()
             self.results.merging = Merging(64, slow.latency_ms, direct, through, direct_calls, sidecar_calls)
             log(f"  provider calls: direct {direct_calls:,}, sidecar {sidecar_calls:,}")
 
@@ -393,6 +410,8 @@ class Bench:
 
         footprint.rss_load_mib = self.peak_rss or None
         footprint.hwm_mib = _mib(status_kib(sidecar.child.pid, "VmHWM"))
+        time.sleep(1.0)
+        footprint.rss_after_mib = rss_mib(sidecar.child.pid)
         if footprint.rss_load_mib is not None:
             log(f"  sidecar RSS under load: {footprint.rss_load_mib:.1f} MiB (VmHWM {footprint.hwm_mib or 0:.1f} MiB)")
         self.children.stop(sidecar.child)
@@ -403,7 +422,7 @@ class Bench:
             cached_sidecar = self.sidecar = self.start_sidecar("sidecar-cache", cache=True)
             if 4 in scenarios:
                 baseline = next(
-                    (row.sidecar for row in self.results.direct_vs_sidecar if row.inputs == 1 and row.latency_ms == 0),
+                    (row.sidecar for row in self.results.direct_vs_sidecar if row.key == (1, 0.0, 32)),
                     None,
                 )
                 self.peak_rss = 0.0
