@@ -42,6 +42,42 @@ def _name(frame: str) -> str:
     return f"{match.group('function')} ({file})"
 
 
+# Where the sidecar's time goes, by the innermost frame that names a part (checked leaf first, in this order).
+CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("provider response JSON parse (orjson.loads)", ("UpstreamResponse.json",)),
+    ("response JSON (orjson.dumps in json_response)", ("json_response (",)),
+    ("request log line (structlog, redaction)", ("structlog/", "observability/logging")),
+    ("metrics (prometheus_client)", ("prometheus_client/",)),
+    ("provider HTTP call (aiohttp client)", ("aiohttp/client", "aiohttp/connector", "post_json")),
+    ("engine and plugin (batcher, retry, limiter, settings)", ("sidecar/engine/", "plugins/", "pydantic/")),
+    ("handler (body, auth, model cache)", ("sidecar/api/inference", "sidecar/security/", "sidecar/registry/")),
+    ("middleware (ids, timing, errors)", ("sidecar/api/",)),
+    ("aiohttp server", ("aiohttp/", "multidict/", "yarl/", "aiosignal/")),
+    ("asyncio loop and sockets", ("asyncio/", "selectors")),
+)
+
+
+def categorize(raw: Path) -> list[tuple[str, float]]:
+    """Share of samples per category of `CATEGORIES` (plus "other"), largest first."""
+    counts: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = [_name(frame) for frame in stack.split(";") if frame]
+        for frame in reversed(frames):
+            category = next((name for name, marks in CATEGORIES if any(mark in frame for mark in marks)), None)
+            if category is not None:
+                counts[category] += count
+                break
+        else:
+            counts["other"] += count
+    return [(name, n / total) for name, n in counts.most_common()] if total else []
+
+
 def summarize(raw: Path, top: int = 25) -> str:
     """Self and inclusive sample shares per function (file-level, lines merged) from py-spy's raw output."""
     own: Counter[str] = Counter()
@@ -61,7 +97,9 @@ def summarize(raw: Path, top: int = 25) -> str:
             inclusive[name] += count
     if not total:
         return "no samples\n"
-    lines = [f"{total} samples", "", "self %   function"]
+    lines = [f"{total} samples", "", "share    part of the sidecar"]
+    lines += [f"{100 * share:6.1f}   {name}" for name, share in categorize(raw)]
+    lines += ["", "self %   function"]
     lines += [f"{100 * n / total:6.1f}   {name}" for name, n in own.most_common(top)]
     lines += ["", "total %  function (inclusive)"]
     lines += [f"{100 * n / total:6.1f}   {name}" for name, n in inclusive.most_common(top)]
