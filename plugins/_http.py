@@ -8,18 +8,13 @@ with every input cut to half), `ActionUtils.createInternalServerError` (failures
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import ipaddress
 import math
-import time
-import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -28,7 +23,6 @@ from multidict import CIMultiDictProxy
 from sidecar.domain.errors import ElasticsearchError, ProviderError, status_exception
 from sidecar.domain.model import Model
 from sidecar.domain.service import ServiceContext
-from sidecar.security.egress import EgressPolicy
 
 T = TypeVar("T")
 
@@ -47,10 +41,6 @@ PROBE_FAILED = "Could not determine embedding size"
 # Truncator: ES assumes a token every 3 characters; `xpack.inference.truncator.reducation_percentage`.
 CHARS_PER_TOKEN = 3
 REDUCTION_RATIO = 0.5
-
-# aiohttp's connector caches DNS answers for 10 s; the egress verdict for a host name is kept as long.
-EGRESS_CACHE_SECONDS = 10.0
-
 
 @dataclass(frozen=True)
 class UpstreamResponse:
@@ -113,7 +103,7 @@ async def post_json(
     failed_to_send: str,
 ) -> UpstreamResponse:
     """POST a JSON body; redirects are not followed (ES answers 3xx with `Unhandled redirection`)."""
-    await check_egress(context.egress, url)
+    context.egress.check_url(url)
     timeout = context.settings.provider_timeout
     try:
         async with context.http.post(
@@ -140,33 +130,6 @@ def _connection_reason(exc: aiohttp.ClientConnectionError) -> str:
     return str(exc) or type(exc).__name__
 
 
-# --- egress -----------------------------------------------------------------------------------------
-
-_egress_verdicts: weakref.WeakKeyDictionary[EgressPolicy, dict[str, float]] = weakref.WeakKeyDictionary()
-
-
-async def check_egress(egress: EgressPolicy, url: str) -> None:
-    """`EgressPolicy.check_url` without blocking the event loop on a DNS lookup."""
-    host = urlsplit(url).hostname or ""
-    if _is_ip_literal(host):
-        egress.check_url(url)
-        return
-    allowed = _egress_verdicts.setdefault(egress, {})
-    now = time.monotonic()
-    if allowed.get(host, 0.0) > now:
-        return
-    await asyncio.to_thread(egress.check_url, url)
-    if len(allowed) > 1024:
-        allowed.clear()
-    allowed[host] = now + EGRESS_CACHE_SECONDS
-
-
-def _is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 # --- status handling ----------------------------------------------------------------------------------

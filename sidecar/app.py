@@ -30,7 +30,7 @@ from sidecar.registry.cache import ModelCache
 from sidecar.registry.crypto import SecretBox
 from sidecar.registry.indices import IndexNames
 from sidecar.registry.store import ModelStore
-from sidecar.security.egress import EgressPolicy
+from sidecar.security.egress import EgressPolicy, EgressResolver
 from sidecar.security.privileges import Authorizer
 from sidecar.settings import ConfigurationError, Settings
 from sidecar.version import VERSION
@@ -52,8 +52,11 @@ async def create_app(settings: Settings) -> web.Application:
     box = _secret_box(settings)
     metrics = Metrics(VERSION)
     es = build_es_client(settings)
+    egress = EgressPolicy(settings.egress_deny_networks)
     http = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=settings.provider_max_connections, ttl_dns_cache=300),
+        connector=aiohttp.TCPConnector(
+            limit=settings.provider_max_connections, ttl_dns_cache=300, resolver=EgressResolver(egress)
+        ),
         json_serialize=lambda value: orjson.dumps(value).decode(),
     )
     names = IndexNames.from_prefix(settings.index_prefix)
@@ -65,7 +68,7 @@ async def create_app(settings: Settings) -> web.Application:
         ttl=settings.privilege_cache_ttl,
         security_disabled_policy=settings.security_disabled_policy,
     )
-    context = ServiceContext(settings, http, es, EgressPolicy(settings.egress_deny_networks))
+    context = ServiceContext(settings, http, es, egress)
     services = load_services(context)
     replicas = EsReplicaCounter(es, names.replicas, _replica_id(), settings.replica_heartbeat_seconds)
     components = Components(

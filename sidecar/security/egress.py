@@ -1,10 +1,18 @@
-"""Which provider URLs the sidecar may call: link-local and cloud metadata addresses are refused."""
+"""Which provider addresses the sidecar may call: link-local and cloud metadata addresses are refused.
+
+A URL whose host is an IP address is checked before the call (`check_url`, a 400 naming the host). A
+host name is checked where it is resolved, in the outbound connector (`EgressResolver`), so that the
+address checked is the address connected to, whatever DNS answers later.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
 from urllib.parse import urlsplit
+
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
 
 from sidecar.domain.errors import ElasticsearchError, status_exception
 
@@ -15,25 +23,40 @@ class EgressPolicy:
     def __init__(self, denied_networks: list[str]) -> None:
         self.denied: list[_Network] = [ipaddress.ip_network(cidr, strict=False) for cidr in denied_networks]
 
-    def check_url(self, url: str) -> None:
-        """Raise when the URL's host is, or resolves to, a denied address."""
-        host = urlsplit(url).hostname or ""
-        for address in self._addresses(host):
-            if any(address in network for network in self.denied):
-                raise self._refused(url)
+    def allows(self, address: str) -> bool:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        return not any(ip in network for network in self.denied)
 
-    def _addresses(self, host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    def check_url(self, url: str) -> None:
+        """Raise ES's 400 when the URL's host is a denied IP address (host names: see EgressResolver)."""
+        host = urlsplit(url).hostname or ""
         try:
-            return [ipaddress.ip_address(host)]
+            ipaddress.ip_address(host)
         except ValueError:
-            pass
-        try:
-            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-        except OSError:
-            return []
-        return [ipaddress.ip_address(info[4][0]) for info in infos]
+            return
+        if not self.allows(host):
+            raise self._refused(host)
 
     @staticmethod
-    def _refused(url: str) -> ElasticsearchError:
-        host = urlsplit(url).hostname
+    def _refused(host: str) -> ElasticsearchError:
         return status_exception(f"The url host [{host}] is not allowed by the sidecar's egress policy", 400)
+
+
+class EgressResolver(AbstractResolver):
+    """aiohttp's resolver, minus the addresses the policy denies; none left is a connection error."""
+
+    def __init__(self, policy: EgressPolicy, resolver: AbstractResolver | None = None) -> None:
+        self.policy = policy
+        self.resolver = resolver or DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        answers = await self.resolver.resolve(host, port, family)
+        allowed = [answer for answer in answers if self.policy.allows(answer["host"])]
+        if not allowed:
+            raise OSError(f"the host [{host}] resolves only to addresses the sidecar's egress policy refuses")
+        return allowed
+
+    async def close(self) -> None:
+        await self.resolver.close()
