@@ -81,14 +81,18 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     logdir = Path(tempfile.mkdtemp(prefix="bench-logs-"))
     started = time.perf_counter()
+    keep_logs = args.keep_logs
     try:
         with Children(logdir) as children:
             results = Bench(options, wrk, children, cpus).run()
     except KeyboardInterrupt:
         log("bench: interrupted; every server stopped")
         return 130
+    except BaseException:
+        keep_logs = True  # the servers' logs explain most failures
+        raise
     finally:
-        if args.keep_logs:
+        if keep_logs:
             log(f"server logs: {logdir}")
         else:
             for path in logdir.iterdir():
