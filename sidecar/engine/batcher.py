@@ -1,9 +1,11 @@
 """Merging of concurrent requests to one model into shared provider calls.
 
 Pieces (at most `limit` distinct texts each) join the first open batch of their key with room for their new texts;
-a text already in the batch takes no room and is sent once. A batch goes when it is full, or `window` seconds after
-it opened, so merging never adds more than the window to anyone's latency. With a window of 0 a batch goes on the
-next turn of the event loop: it merges what arrives in the same turn and never waits.
+a text already in the batch takes no room and is sent once. Merging stops at `max_merged` texts per call (a single
+larger piece still goes alone, up to `limit`): smaller calls overlap at the provider instead of queueing behind one
+big one. A batch goes when it is full, or `window` seconds after it opened, so merging never adds more than the
+window to anyone's latency; when no call of its key is in flight (or the window is 0) it goes on the next turn of
+the event loop instead, merging only what arrived in the same turn, so an idle model adds no wait at all.
 
 Each batch runs in its own task, so that a caller who is cancelled (or times out) only drops its interest; when
 every caller of a batch has gone, the batch is cancelled. A failure goes to every caller of the batch.
@@ -67,12 +69,14 @@ class Batch:
 
 
 class Batcher:
-    def __init__(self, window: float, run: RunBatch, on_merged: OnMerged) -> None:
+    def __init__(self, window: float, run: RunBatch, on_merged: OnMerged, max_merged: int) -> None:
         self.window = window
+        self.max_merged = max_merged
         self._run = run
         self._on_merged = on_merged
         self._open: dict[BatchKey, list[Batch]] = {}
         self._running: set[asyncio.Task[None]] = set()
+        self._in_flight: dict[BatchKey, int] = {}
 
     def submit(
         self,
@@ -91,9 +95,9 @@ class Batcher:
             if batch.accepts(service, model, texts):
                 break
         else:
-            batch = Batch(key, service, model, limit)
+            batch = Batch(key, service, model, max(min(limit, self.max_merged), len(texts)))
             batches.append(batch)
-            if self.window > 0:
+            if self.window > 0 and self._in_flight.get(key, 0) > 0:
                 batch.handle = loop.call_later(self.window, self._flush, batch)
             else:
                 batch.handle = loop.call_soon(self._flush, batch)
@@ -146,6 +150,7 @@ class Batcher:
 
     async def _execute(self, batch: Batch) -> None:
         texts = list(batch.texts)
+        self._in_flight[batch.key] = self._in_flight.get(batch.key, 0) + 1
         try:
             results = await self._run(batch.key, batch.service, batch.model, texts)
         except asyncio.CancelledError:
@@ -154,6 +159,12 @@ class Batcher:
         except Exception as error:
             _fail(batch.entries, error)
             return
+        finally:
+            remaining = self._in_flight[batch.key] - 1
+            if remaining:
+                self._in_flight[batch.key] = remaining
+            else:
+                del self._in_flight[batch.key]
         position = {text: i for i, text in enumerate(texts)}
         for entry in batch.entries:
             if not entry.future.done():

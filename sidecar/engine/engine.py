@@ -50,7 +50,9 @@ class InferenceEngine:
         self._cache = (
             ResultCache(settings.cache_max_entries, settings.cache_max_bytes) if settings.cache_enabled else None
         )
-        self._batcher = Batcher(settings.batch_window_ms / 1000.0, self._run_batch, self._count_merged)
+        self._batcher = Batcher(
+            settings.batch_window_ms / 1000.0, self._run_batch, self._count_merged, settings.max_merged_inputs
+        )
         policy = RetryPolicy(settings.retry_initial_delay, settings.retry_max_delay, settings.retry_timeout)
         self._provider = ProviderCaller(
             metrics, policy, clock=self._clock, sleep=self._sleep, rng=rng or random.Random()

@@ -139,15 +139,57 @@ async def test_a_cancelled_caller_does_not_break_the_others() -> None:
 async def test_a_caller_cancelled_before_the_batch_goes_is_left_out() -> None:
     engine, _ = make_engine(batch_window_ms=10)
     service = FakeService()
+    service.gate = asyncio.Event()
     model = make_model()
+    busy = asyncio.create_task(engine.infer(service, model, ["busy"]))
+    await service.called.wait()
 
     leaving = asyncio.create_task(engine.infer(service, model, ["gone"]))
     staying = asyncio.create_task(engine.infer(service, model, ["kept"]))
     await settle()
     leaving.cancel()
+    service.gate.set()
 
     assert await staying == vectors(["kept"])
-    assert service.calls == [["kept"]]
+    assert await busy == vectors(["busy"])
+    assert service.calls == [["busy"], ["kept"]]
+
+
+async def test_an_idle_model_does_not_wait_for_the_window() -> None:
+    engine, _ = make_engine(batch_window_ms=10_000)
+    service = FakeService()
+
+    async with asyncio.timeout(1):
+        assert await engine.infer(service, make_model(), ["alone"]) == vectors(["alone"])
+
+
+async def test_requests_arriving_during_a_call_wait_for_the_window_and_merge() -> None:
+    engine, _ = make_engine(batch_window_ms=30)
+    service = FakeService()
+    service.gate = asyncio.Event()
+    model = make_model()
+    first = asyncio.create_task(engine.infer(service, model, ["first"]))
+    await service.called.wait()
+
+    later = [asyncio.create_task(engine.infer(service, model, [f"later{n}"])) for n in range(3)]
+    await asyncio.sleep(0.005)
+    service.gate.set()
+    await asyncio.gather(first, *later)
+
+    assert service.calls == [["first"], ["later0", "later1", "later2"]]
+
+
+async def test_merging_stops_at_max_merged_inputs_but_one_request_keeps_its_whole_list() -> None:
+    engine, _ = make_engine(batch_window_ms=0, max_merged_inputs=2)
+    service = FakeService()
+    model = make_model()
+
+    await asyncio.gather(*(engine.infer(service, model, [f"x{n}"]) for n in range(5)))
+    assert sorted(len(call) for call in service.calls) == [1, 2, 2]
+
+    service.calls.clear()
+    assert await engine.infer(service, model, ["a", "b", "c", "d"]) == vectors(["a", "b", "c", "d"])
+    assert service.calls == [["a", "b", "c", "d"]]
 
 
 async def test_the_call_is_cancelled_when_every_caller_has_gone() -> None:
