@@ -44,10 +44,6 @@ UNLIMITED_RPM = 100_000_000
 LIMITED_PROVIDER_RPS = 50.0
 LIMITED_MODEL_RPM = 2850
 
-# The stand-in treats `.inference*` as Elasticsearch's restricted system-index pattern, which the default prefix
-# (`.inference-sidecar`) falls under, and grants its `sidecar` service account `.sidecar-inference*`.
-STANDIN_INDEX_PREFIX = ".sidecar-inference"
-
 
 @dataclass(frozen=True)
 class Options:
@@ -207,7 +203,6 @@ class Bench:
             SIDECAR_CACHE_ENABLED="true" if cache else "false",
             SIDECAR_SHUTDOWN_GRACE_SECONDS="0",
             SIDECAR_SHUTDOWN_DRAIN_SECONDS="2",
-            SIDECAR_INDEX_PREFIX=STANDIN_INDEX_PREFIX,
         )
         env.update(self.options.sidecar_env)
         url = f"http://{HOST}:{port}"

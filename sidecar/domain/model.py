@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import orjson
@@ -41,6 +42,7 @@ class ModelConfig:
             "task_settings": self.task_settings,
         }
 
+    @cached_property
     def fingerprint(self) -> str:
         """Changes whenever anything that shapes the provider's output changes."""
         return hashlib.sha256(orjson.dumps(self.to_document(), option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]

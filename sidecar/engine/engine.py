@@ -103,7 +103,7 @@ class InferenceEngine:
 
     async def _infer(self, service: InferenceService, model: Model, inputs: list[str]) -> list[Embedding]:
         model_id = model.model_id
-        fingerprint = model.config.fingerprint()
+        fingerprint = model.config.fingerprint
         results: list[Embedding | None] = [None] * len(inputs)
         misses: dict[str, list[int]] = {}
         cache = self._cache
