@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 log = get_logger("sidecar.request")
 
 PRODUCT_HEADER = ("X-elastic-product", "Elasticsearch")
+# Request ids: unique per process start, cheap to make on every request.
+_ID_PREFIX = uuid.uuid4().hex[:12]
+_request_numbers = itertools.count(1)
 
 
 async def add_product_header(_request: web.Request, response: web.StreamResponse) -> None:
@@ -35,7 +39,7 @@ def _route_name(request: web.Request) -> str:
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     metrics = request.app[METRICS]
     opaque_id = request.headers.get("X-Opaque-Id")
-    request_id = opaque_id or uuid.uuid4().hex
+    request_id = opaque_id or f"{_ID_PREFIX}-{next(_request_numbers)}"
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)
     started = time.perf_counter()
@@ -52,8 +56,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         duration = time.perf_counter() - started
         route = _route_name(request)
         service = request.get(SERVICE_NAME, "")
-        metrics.requests.labels(route, request.method, str(status), service).inc()
-        metrics.request_seconds.labels(route, request.method).observe(duration)
+        metrics.count_request(route, request.method, status, service, duration)
         if not route.startswith("/_sidecar/"):
             log.info(
                 "request",

@@ -9,6 +9,7 @@ import sys
 from collections.abc import MutableMapping
 from typing import Any
 
+import orjson
 import structlog
 
 REDACTED = "[REDACTED]"
@@ -50,9 +51,13 @@ def redact_secrets(_logger: Any, _method: str, event_dict: MutableMapping[str, A
     return event_dict
 
 
+def _dumps(event: Any, **_: Any) -> str:
+    return orjson.dumps(event, default=str).decode()
+
+
 def configure_logging(level: str = "INFO", log_format: str = "json", stream: Any = None) -> None:
     renderer: Any = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(serializer=_dumps)
         if log_format == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
@@ -84,7 +89,7 @@ class _StdlibBridge(logging.Formatter):
         if record.exc_info:
             event["exception"] = type(record.exc_info[1]).__name__
         redact_secrets(None, "", event)
-        return str(structlog.processors.JSONRenderer()(None, "", event))
+        return _dumps(event)
 
 
 def get_logger(name: str = "sidecar") -> Any:

@@ -45,3 +45,14 @@ class Metrics:
         self.model_cache = Counter("sidecar_model_cache_lookups", "Model config cache lookups", ["result"], registry=r)
         self.build = Info("sidecar_build", "Build information", registry=r)
         self.build.info({"version": version})
+        self._request_children: dict[tuple[str, str, str, str], tuple[Counter, Histogram]] = {}
+
+    def count_request(self, route: str, method: str, status: int, service: str, seconds: float) -> None:
+        """One served request; the labelled children are looked up once per label set."""
+        key = (route, method, str(status), service)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (self.requests.labels(*key), self.request_seconds.labels(route, method))
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
