@@ -4,6 +4,7 @@ inference id as its deployment id, so the cluster's own `inference` processors c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any, ClassVar
 
@@ -130,7 +131,12 @@ class ElserService(InferenceService):
                 timeout=f"{max(1, int(deadline - time.monotonic()) - 1)}s",
             )
         except (ApiError, TransportError) as exc:
-            raise translate(exc) from None
+            error = translate(exc)
+            if error.status == 408:
+                # The wait timed out but the deployment goes on starting: take it down with the failed PUT.
+                with contextlib.suppress(ElasticsearchError):
+                    await self.stop(model)
+            raise error from None
 
     async def stop(self, model: Model) -> None:
         try:

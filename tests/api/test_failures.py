@@ -252,3 +252,17 @@ async def test_replicas_see_each_other_to_share_rate_limits(make_settings: Any) 
         assert first.app[COMPONENTS].replicas.count() == 1
     finally:
         await first.close()
+
+
+async def test_a_deployment_start_that_times_out_is_taken_down(sidecar: Client, cluster: Any) -> None:
+    cluster.config.start_failure = StartFailure.TIMEOUT
+    response = await sidecar.put("/_inference/sparse_embedding/e", json=ELSER_BODY, headers=ADMIN)
+    body = await response.json()
+    assert response.status == 408
+    assert body["error"]["reason"].startswith("Timed out after [")
+    await assert_nothing_stored(sidecar)
+    async with aiohttp.ClientSession(headers=ELASTIC) as session, session.get(
+        f"{cluster.url}/_ml/trained_models/_stats"
+    ) as stats:
+        entries = (await stats.json())["trained_model_stats"]
+    assert all("deployment_stats" not in entry for entry in entries)
