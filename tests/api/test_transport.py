@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
@@ -72,3 +75,34 @@ async def test_a_body_without_content_type_is_406(sidecar: Client) -> None:
         "/_inference/text_embedding/x", data=b"{}", headers=ADMIN, skip_auto_headers=["Content-Type"]
     )
     assert (response.status, await response.json()) == (406, {"error": "Content-Type header is missing", "status": 406})
+
+
+async def test_an_internal_fault_is_an_es_500_without_details(
+    sidecar: Client, openai_provider: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plugins.openai import OpenAiService
+    from tests.api.conftest import OPENAI_KEY
+
+    body = {
+        "service": "openai",
+        "service_settings": {"api_key": OPENAI_KEY, "url": openai_provider.url},
+        "task_settings": {"model": "m"},
+    }
+    assert (await sidecar.put("/_inference/text_embedding/o", json=body, headers=ADMIN)).status == 200
+
+    async def broken(self: OpenAiService, model: Any, inputs: list[str]) -> list[Any]:
+        raise RuntimeError(f"bug while holding {OPENAI_KEY}")
+
+    monkeypatch.setattr(OpenAiService, "infer", broken)
+    response = await sidecar.post("/_inference/text_embedding/o", json={"input": "x"}, headers=ADMIN)
+    text = await response.text()
+    assert response.status == 500
+    assert await response.json() == {
+        "error": {
+            "root_cause": [{"type": "exception", "reason": "An internal error occurred in the inference sidecar"}],
+            "type": "exception",
+            "reason": "An internal error occurred in the inference sidecar",
+        },
+        "status": 500,
+    }
+    assert "Traceback" not in text and OPENAI_KEY not in text
