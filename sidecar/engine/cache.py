@@ -7,9 +7,12 @@ from collections import OrderedDict
 
 from sidecar.domain.results import Embedding, SparseEmbedding
 
-# Key tuple, digest, OrderedDict link and the result object itself, roughly.
+# What CPython really holds, measured with sys.getsizeof: the key tuple, digest, OrderedDict link and result
+# object per entry; a list slot plus a float object per vector value (not the 8 bytes of a packed float); a str
+# header, a float object and a dict slot per sparse token, besides the token's characters.
 ENTRY_OVERHEAD = 160
-SPARSE_ENTRY_BYTES = 8
+FLOAT_BYTES = 32
+SPARSE_ENTRY_BYTES = 106
 
 CacheKey = tuple[str, str, bytes]
 
@@ -17,7 +20,7 @@ CacheKey = tuple[str, str, bytes]
 def estimate_bytes(result: Embedding) -> int:
     if isinstance(result, SparseEmbedding):
         return ENTRY_OVERHEAD + sum(len(token) + SPARSE_ENTRY_BYTES for token in result.embedding)
-    return ENTRY_OVERHEAD + 8 * len(result.embedding)
+    return ENTRY_OVERHEAD + FLOAT_BYTES * len(result.embedding)
 
 
 def text_digest(text: str) -> bytes:
