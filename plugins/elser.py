@@ -25,7 +25,7 @@ from sidecar.domain.settings_map import (
     throw_if_not_empty,
 )
 from sidecar.domain.task_type import TaskType
-from sidecar.es.errors import translate
+from sidecar.es.errors import error_type, translate
 
 ELSER_V1 = ".elser_model_1"
 ELSER_V2 = ".elser_model_2"
@@ -183,7 +183,7 @@ class ElserService(InferenceService):
         try:
             await self.context.es.ml.put_trained_model(model_id=variant, input={"field_names": [INPUT_FIELD]})
         except BadRequestError as exc:
-            if _error_type(exc.body) != "resource_already_exists_exception":
+            if error_type(exc.body) != "resource_already_exists_exception":
                 raise
 
     async def _wait_until_defined(self, variant: str, deadline: float) -> None:
@@ -200,8 +200,3 @@ class ElserService(InferenceService):
                     "Use the trained model API to track the download and try again once it has finished.",
                 )
             await asyncio.sleep(_DOWNLOAD_POLL_SECONDS)
-
-
-def _error_type(body: Any) -> str | None:
-    error = body.get("error") if isinstance(body, dict) else None
-    return error.get("type") if isinstance(error, dict) else None

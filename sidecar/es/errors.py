@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from elasticsearch import ApiError, TransportError
 from elasticsearch import ConnectionError as EsConnectionError
 
 from sidecar.domain.errors import ElasticsearchError, cluster_unavailable
+
+
+def error_type(body: Any) -> str | None:
+    """The `error.type` of an ES error body, or None for any other body."""
+    error = body.get("error") if isinstance(body, dict) else None
+    return error.get("type") if isinstance(error, dict) else None
 
 
 def translate(exc: Exception) -> ElasticsearchError:

@@ -11,6 +11,8 @@ from typing import Any
 
 from elasticsearch import AsyncElasticsearch, BadRequestError, NotFoundError
 
+from sidecar.es.errors import error_type
+
 MAPPINGS_VERSION = 1
 _META = {"sidecar_mappings_version": MAPPINGS_VERSION}
 _SETTINGS = {"index.hidden": True, "index.auto_expand_replicas": "0-1", "number_of_shards": 1}
@@ -82,7 +84,7 @@ async def bootstrap_indices(es: AsyncElasticsearch, names: IndexNames) -> list[s
             )
             actions.append(f"created [{concrete_name(alias)}] behind alias [{alias}]")
         except BadRequestError as exc:
-            if _error_type(exc.body) != "resource_already_exists_exception":
+            if error_type(exc.body) != "resource_already_exists_exception":
                 raise
     return actions
 
@@ -106,8 +108,3 @@ async def _upgrade_mappings(es: AsyncElasticsearch, alias: str, mappings: dict[s
             await es.indices.put_mapping(index=alias, meta=_META, properties=mappings["properties"])
             upgraded = True
     return upgraded
-
-
-def _error_type(body: Any) -> str | None:
-    error = body.get("error") if isinstance(body, dict) else None
-    return error.get("type") if isinstance(error, dict) else None
