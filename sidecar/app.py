@@ -78,7 +78,11 @@ async def create_app(settings: Settings) -> web.Application:
         http=http,
         names=names,
         store=store,
-        models=ModelCache(lambda model_id: components.load_model(model_id), settings.model_cache_ttl),
+        models=ModelCache(
+            lambda model_id: components.load_model(model_id),
+            settings.model_cache_ttl,
+            lambda hit: metrics.model_cache.labels("hit" if hit else "miss").inc(),
+        ),
         authorizer=authorizer,
         services=services,
         engine=InferenceEngine(settings, metrics, replicas),

@@ -13,24 +13,30 @@ from collections.abc import Awaitable, Callable
 from sidecar.domain.model import Model
 
 Loader = Callable[[str], Awaitable[Model]]
+OnLookup = Callable[[bool], None]
 
 
 class ModelCache:
-    def __init__(self, loader: Loader, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        loader: Loader,
+        ttl: float,
+        on_lookup: OnLookup = lambda hit: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._loader = loader
         self._ttl = ttl
+        self._on_lookup = on_lookup
         self._clock = clock
         self._entries: dict[str, tuple[float, Model]] = {}
         self._loading: dict[str, asyncio.Future[Model]] = {}
-        self.hits = 0
-        self.misses = 0
 
     async def get(self, model_id: str) -> Model:
         entry = self._entries.get(model_id)
         if entry is not None and entry[0] > self._clock():
-            self.hits += 1
+            self._on_lookup(True)
             return entry[1]
-        self.misses += 1
+        self._on_lookup(False)
         pending = self._loading.get(model_id)
         if pending is not None:
             return await asyncio.shield(pending)

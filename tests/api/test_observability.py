@@ -39,6 +39,8 @@ async def test_metrics_cover_requests_provider_calls_and_caches(sidecar: Client,
     assert "sidecar_request_seconds_bucket" in text
     assert "sidecar_requests_in_flight" in text
     assert 'sidecar_privilege_cache_lookups_total{result="hit"}' in text
+    assert 'sidecar_model_cache_lookups_total{result="hit"} 1.0' in text
+    assert 'sidecar_model_cache_lookups_total{result="miss"} 1.0' in text
     assert "sidecar_build_info{version=" in text
     assert OPENAI_KEY not in text and "same text" not in text
 

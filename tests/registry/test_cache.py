@@ -19,7 +19,8 @@ async def test_ttl_bounds_staleness_and_concurrent_misses_share_one_load() -> No
         await asyncio.sleep(0.01)
         return make_model(model_id)
 
-    cache = ModelCache(loader, ttl=5.0, clock=lambda: now[0])
+    lookups: list[bool] = []
+    cache = ModelCache(loader, ttl=5.0, on_lookup=lookups.append, clock=lambda: now[0])
     first = await asyncio.gather(*(cache.get("m") for _ in range(5)))
     assert loads == ["m"] and all(model is first[0] for model in first)
     now[0] = 4.9
@@ -31,6 +32,7 @@ async def test_ttl_bounds_staleness_and_concurrent_misses_share_one_load() -> No
     cache.invalidate("m")
     await cache.get("m")
     assert loads == ["m", "m", "m"]
+    assert lookups == [False] * 5 + [True, False, False]
 
 
 async def test_failed_loads_are_not_cached() -> None:
