@@ -50,10 +50,26 @@ MONITOR = basic("monitor_user")
 NOBODY = basic("nobody")
 
 
+ELSER_BODY: dict[str, Any] = {
+    "service": "elser",
+    "service_settings": {"num_allocations": 1, "num_threads": 1},
+    "task_settings": {},
+}
+
+
 @dataclass
 class Provider:
     config: MockProviderConfig
     url: str
+
+
+def openai_body(provider: Provider, **task_settings: Any) -> dict[str, Any]:
+    """A valid OpenAI PUT body for the mock provider."""
+    return {
+        "service": "openai",
+        "service_settings": {"api_key": OPENAI_KEY, "url": provider.url},
+        "task_settings": {"model": "text-embedding-ada-002", **task_settings},
+    }
 
 
 @pytest.fixture

@@ -10,10 +10,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from tests.api.conftest import ADMIN, ELASTIC, OPENAI_KEY, Provider, es_error
+from tests.api.conftest import ADMIN, ELASTIC, ELSER_BODY, Provider, es_error, openai_body
 
 Client = TestClient[web.Request, web.Application]
-ELSER_BODY = {"service": "elser", "service_settings": {"num_allocations": 1, "num_threads": 1}}
 
 
 async def test_elser_deployment_serves_the_clusters_ingest_pipeline(sidecar: Client, cluster: Any) -> None:
@@ -47,11 +46,7 @@ class TestDialect815:
         return {"api_compat": "8.15"}
 
     async def test_responses_use_inference_id_and_endpoints(self, sidecar: Client, openai_provider: Provider) -> None:
-        body = {
-            "service": "openai",
-            "service_settings": {"api_key": OPENAI_KEY, "url": openai_provider.url},
-            "task_settings": {"model": "m"},
-        }
+        body = openai_body(openai_provider)
         response = await sidecar.put("/_inference/text_embedding/e", json=body, headers=ADMIN)
         assert (await response.json())["inference_id"] == "e"
         response = await sidecar.put("/_inference/text_embedding/e", json=body, headers=ADMIN)
@@ -114,11 +109,7 @@ class TestDryRun:
         return {"api_compat": "8.15"}
 
     async def test_dry_run_deletes_nothing(self, sidecar: Client, openai_provider: Provider) -> None:
-        body = {
-            "service": "openai",
-            "service_settings": {"api_key": OPENAI_KEY, "url": openai_provider.url},
-            "task_settings": {"model": "m"},
-        }
+        body = openai_body(openai_provider)
         assert (await sidecar.put("/_inference/text_embedding/e", json=body, headers=ADMIN)).status == 200
         response = await sidecar.delete("/_inference/e?dry_run=true", headers=ADMIN)
         assert await response.json() == {"acknowledged": False, "pipelines": []}

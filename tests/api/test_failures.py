@@ -12,18 +12,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from sidecar.devcluster import DevClusterConfig, MlNodeSpec, StartFailure
-from tests.api.conftest import ADMIN, ELASTIC, OPENAI_KEY, Provider, es_error, start_sidecar
+from tests.api.conftest import ADMIN, ELASTIC, ELSER_BODY, Provider, es_error, openai_body, start_sidecar
 
 Client = TestClient[web.Request, web.Application]
-ELSER_BODY = {"service": "elser", "service_settings": {"num_allocations": 1, "num_threads": 1}}
 
-
-def openai_body(provider: Provider) -> dict[str, Any]:
-    return {
-        "service": "openai",
-        "service_settings": {"api_key": OPENAI_KEY, "url": provider.url},
-        "task_settings": {"model": "m"},
-    }
 
 
 async def assert_nothing_stored(sidecar: Client) -> None:

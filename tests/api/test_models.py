@@ -9,19 +9,11 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from tests.api.conftest import ADMIN, ELASTIC, HF_KEY, OPENAI_KEY, Provider, es_error
+from tests.api.conftest import ADMIN, ELASTIC, ELSER_BODY, HF_KEY, OPENAI_KEY, Provider, es_error, openai_body
 
 Client = TestClient[web.Request, web.Application]
 
-ELSER_BODY = {"service": "elser", "service_settings": {"num_allocations": 1, "num_threads": 1}, "task_settings": {}}
 
-
-def openai_body(provider: Provider, **task_settings: Any) -> dict[str, Any]:
-    return {
-        "service": "openai",
-        "service_settings": {"api_key": OPENAI_KEY, "url": provider.url},
-        "task_settings": {"model": "text-embedding-ada-002", **task_settings},
-    }
 
 
 async def cluster_get(cluster: Any, path: str) -> Any:

@@ -9,17 +9,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from sidecar.observability.logging import configure_logging
-from tests.api.conftest import ADMIN, OPENAI_KEY, Provider
+from tests.api.conftest import ADMIN, OPENAI_KEY, Provider, openai_body
 
 Client = TestClient[web.Request, web.Application]
 
 
 async def test_metrics_cover_requests_provider_calls_and_caches(sidecar: Client, openai_provider: Provider) -> None:
-    body = {
-        "service": "openai",
-        "service_settings": {"api_key": OPENAI_KEY, "url": openai_provider.url},
-        "task_settings": {"model": "m"},
-    }
+    body = openai_body(openai_provider)
     assert (await sidecar.put("/_inference/text_embedding/metered", json=body, headers=ADMIN)).status == 200
     for _ in range(2):
         response = await sidecar.post("/_inference/text_embedding/metered", json={"input": ["same text"]}, headers=ADMIN)

@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from sidecar.observability.logging import configure_logging
-from tests.api.conftest import ADMIN, ELASTIC, OPENAI_KEY, SECRETS_KEY, Provider
+from tests.api.conftest import ADMIN, ELASTIC, OPENAI_KEY, SECRETS_KEY, Provider, openai_body
 
 Client = TestClient[web.Request, web.Application]
 
@@ -32,11 +32,7 @@ async def test_api_key_is_encrypted_and_never_echoed(
     logs = io.StringIO()
     configure_logging("DEBUG", "json", logs)
     seen: list[str] = []
-    body = {
-        "service": "openai",
-        "service_settings": {"api_key": OPENAI_KEY, "url": openai_provider.url},
-        "task_settings": {"model": "m"},
-    }
+    body = openai_body(openai_provider)
     for method, path, payload in [
         ("PUT", "/_inference/text_embedding/leak", body),
         ("PUT", "/_inference/text_embedding/leak", body),

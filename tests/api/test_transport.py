@@ -8,7 +8,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from tests.api.conftest import ADMIN
+from plugins.openai import OpenAiService
+from tests.api.conftest import ADMIN, OPENAI_KEY, openai_body, start_sidecar
 
 Client = TestClient[web.Request, web.Application]
 
@@ -47,9 +48,7 @@ async def test_vendor_media_type_is_echoed(sidecar: Client) -> None:
     assert response.headers["Content-Type"] == "application/json"
 
 
-async def test_body_over_the_limit_is_413(make_settings, cluster) -> None:  # type: ignore[no-untyped-def]
-    from tests.api.conftest import start_sidecar
-
+async def test_body_over_the_limit_is_413(make_settings: Any) -> None:
     client = await start_sidecar(make_settings(max_body_bytes=2048))
     try:
         response = await client.post(
@@ -80,14 +79,7 @@ async def test_a_body_without_content_type_is_406(sidecar: Client) -> None:
 async def test_an_internal_fault_is_an_es_500_without_details(
     sidecar: Client, openai_provider: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from plugins.openai import OpenAiService
-    from tests.api.conftest import OPENAI_KEY
-
-    body = {
-        "service": "openai",
-        "service_settings": {"api_key": OPENAI_KEY, "url": openai_provider.url},
-        "task_settings": {"model": "m"},
-    }
+    body = openai_body(openai_provider)
     assert (await sidecar.put("/_inference/text_embedding/o", json=body, headers=ADMIN)).status == 200
 
     async def broken(self: OpenAiService, model: Any, inputs: list[str]) -> list[Any]:

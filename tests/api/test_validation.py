@@ -8,7 +8,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from tests.api.conftest import ADMIN, OPENAI_KEY, Provider, es_error
+from tests.api.conftest import ADMIN, Provider, es_error, openai_body
 
 Client = TestClient[web.Request, web.Application]
 ELSER_PATH = "/_inference/sparse_embedding/e"
@@ -153,12 +153,7 @@ async def test_malformed_and_missing_bodies(sidecar: Client) -> None:
 async def test_inference_body_validation(
     sidecar: Client, openai_provider: Provider, body: dict[str, Any], expected: dict[str, Any]
 ) -> None:
-    put = {
-        "service": "openai",
-        "service_settings": {"api_key": OPENAI_KEY, "url": openai_provider.url},
-        "task_settings": {"model": "m"},
-    }
-    assert (await sidecar.put("/_inference/text_embedding/o", json=put, headers=ADMIN)).status == 200
+    assert (await sidecar.put("/_inference/text_embedding/o", json=openai_body(openai_provider), headers=ADMIN)).status == 200
     response = await sidecar.post("/_inference/text_embedding/o", json=body, headers=ADMIN)
     assert (response.status, await response.json()) == (400, expected)
 
