@@ -251,17 +251,25 @@ def _hf_error(message: str) -> Any:
     return {"error": message}
 
 
+async def _receive(
+    config: MockProviderConfig, request: web.Request, default_error: Callable[[str], Any]
+) -> tuple[bool, Any, web.Response | None]:
+    """What every mock does first: read and record the request, wait the latency, play a scripted answer."""
+    parsed, body = await _read_json(request)
+    config._record(request, body)
+    if config.latency:
+        await asyncio.sleep(config.latency)
+    scripted = config._next_scripted()
+    return parsed, body, None if scripted is None else _scripted_response(scripted, default_error)
+
+
 def openai_handler(config: MockProviderConfig) -> Handler:
     """`POST /v1/embeddings` in OpenAI's shape."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        parsed, body = await _read_json(request)
-        config._record(request, body)
-        if config.latency:
-            await asyncio.sleep(config.latency)
-        scripted = config._next_scripted()
+        parsed, body, scripted = await _receive(config, request, lambda message: _openai_error(message, "server_error"))
         if scripted is not None:
-            return _scripted_response(scripted, lambda message: _openai_error(message, "server_error"))
+            return scripted
         if config.api_key is not None and _bearer(request) != config.api_key:
             given = _bearer(request)
             message = (
@@ -314,13 +322,9 @@ def hugging_face_handler(config: MockProviderConfig) -> Handler:
     """A Hugging Face Inference Endpoint: `{"inputs": [...]}` in, `config.hf_response_shape` out."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        parsed, body = await _read_json(request)
-        config._record(request, body)
-        if config.latency:
-            await asyncio.sleep(config.latency)
-        scripted = config._next_scripted()
+        parsed, body, scripted = await _receive(config, request, _hf_error)
         if scripted is not None:
-            return _scripted_response(scripted, _hf_error)
+            return scripted
         if config.api_key is not None and _bearer(request) != config.api_key:
             return _json(401, _hf_error("Authorization header is correct, but the token seems invalid"))
         wait = config._take_token()
