@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 from unittest.mock import MagicMock
 
 import aiohttp
 import pytest
 
-from sidecar.domain.service import ServiceContext
+from sidecar.domain.errors import ElasticsearchError
+from sidecar.domain.service import InferenceService, ServiceContext
+from sidecar.domain.task_type import TaskType
 from sidecar.security.egress import EgressPolicy
 from sidecar.settings import Settings
 from sidecar.testing.mock_providers import (
@@ -20,6 +23,18 @@ from sidecar.testing.mock_providers import (
 
 API_KEY = "sk-test-0123456789abcdef"
 HF_KEY = "hf_test0123456789abcdef"
+
+
+def parse_error(
+    service: InferenceService,
+    config: dict[str, Any],
+    task_type: TaskType = TaskType.TEXT_EMBEDDING,
+    model_id: str = "my-model",
+) -> Any:
+    """The rendered ES error body of a request configuration that `parse_request` refuses."""
+    with pytest.raises(ElasticsearchError) as caught:
+        service.parse_request(model_id, task_type, config)
+    return caught.value.body()
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from sidecar.domain.results import SparseEmbedding, TextEmbedding
 from sidecar.domain.service import ServiceContext
 from sidecar.domain.task_type import TaskType
 from sidecar.testing.mock_providers import mock_embedding, mock_sparse_embedding
+from tests.plugins.conftest import HF_KEY, parse_error
 
-HF_KEY = "hf_test0123456789abcdef"
 URL = "https://my-endpoint.endpoints.huggingface.cloud"
 
 
@@ -37,13 +37,6 @@ def validation_body(*messages: str) -> dict[str, Any]:
 def request_config(**service_settings: Any) -> dict[str, Any]:
     return {"service_settings": {"api_key": HF_KEY, "url": URL, **service_settings}}
 
-
-def parse_error(
-    service: HuggingFaceService, config: dict[str, Any], task_type: TaskType = TaskType.TEXT_EMBEDDING
-) -> Any:
-    with pytest.raises(ElasticsearchError) as caught:
-        service.parse_request("hf-model", task_type, config)
-    return caught.value.body()
 
 
 @pytest.fixture

@@ -25,8 +25,7 @@ from sidecar.domain.task_type import TaskType
 from sidecar.security.egress import EgressPolicy
 from sidecar.settings import Settings
 from sidecar.testing.mock_providers import mock_embedding
-
-API_KEY = "sk-test-0123456789abcdef"
+from tests.plugins.conftest import API_KEY, parse_error
 
 RATE_LIMIT_HEADERS = {
     "x-ratelimit-limit-tokens": "1000000",
@@ -54,11 +53,6 @@ def request_config(**overrides: Any) -> dict[str, Any]:
     config.update(overrides)
     return config
 
-
-def parse_error(service: OpenAiService, config: dict[str, Any], task_type: TaskType = TaskType.TEXT_EMBEDDING) -> Any:
-    with pytest.raises(ElasticsearchError) as caught:
-        service.parse_request("my-model", task_type, config)
-    return caught.value.body()
 
 
 @pytest.fixture
