@@ -79,14 +79,17 @@ class Authorizer:
             await self.es.security.has_privileges(cluster=["monitor"])
         except ApiError as exc:
             if is_security_disabled_answer(exc.meta.status, exc.body):
-                if not self.security_disabled:
-                    log.warning("cluster security is disabled", policy=self.security_disabled_policy)
-                self.security_disabled = True
+                self._note_security_disabled()
                 return False
             if isinstance(exc, AuthenticationException):
                 raise
         self.security_disabled = False
         return True
+
+    def _note_security_disabled(self) -> None:
+        if not self.security_disabled:
+            log.warning("cluster security is disabled", policy=self.security_disabled_policy)
+        self.security_disabled = True
 
     def _apply_disabled_policy(self, action: str) -> None:
         if self.security_disabled_policy == "deny":
@@ -102,8 +105,7 @@ class Authorizer:
             response = await as_caller.security.has_privileges(cluster=[privilege])
         except ApiError as exc:
             if is_security_disabled_answer(exc.meta.status, exc.body):
-                self.security_disabled = True
-                log.warning("cluster security is disabled", policy=self.security_disabled_policy)
+                self._note_security_disabled()
                 return Decision(True)
             raise translate(exc) from None
         except TransportError as exc:
