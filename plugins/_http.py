@@ -17,11 +17,13 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import aiohttp
+import msgspec
 import orjson
 from multidict import CIMultiDictProxy
 
 from sidecar.domain.errors import ElasticsearchError, ProviderError, status_exception
 from sidecar.domain.model import Model
+from sidecar.domain.results import TextEmbedding
 from sidecar.domain.service import ServiceContext
 
 T = TypeVar("T")
@@ -282,6 +284,44 @@ def empty_body(failed_to_send: str, url: str, status: int) -> UpstreamFailure:
 def unparsable(failed_to_send: str, reason: str, status: int) -> UpstreamFailure:
     """A 2xx body without the expected fields; ES retries response-parsing failures."""
     return UpstreamFailure(failed_to_send, "illegal_state_exception", reason, status=status, retryable=True)
+
+
+# --- dense vectors ------------------------------------------------------------------------------------
+
+
+def dense_vectors(arrays: Sequence[msgspec.Raw]) -> list[TextEmbedding] | None:
+    """The vectors of a response decoded with `msgspec.Raw` in their place; None when one is not numbers only.
+
+    msgspec has checked that the JSON is well-formed without building a float; the plugins fall back to a full
+    parse only to name what is wrong.
+    """
+    vectors = []
+    for raw in arrays:
+        vector = TextEmbedding.from_json_array(raw)
+        if vector is None:
+            return None
+        vectors.append(vector)
+    return vectors
+
+
+def not_a_number(failed_to_send: str, vectors: Sequence[Any], status: int) -> UpstreamFailure | None:
+    """ES `XContentParserUtils.ensureExpectedToken(VALUE_NUMBER, ...)` for the first value that is not a number."""
+    for vector in vectors:
+        for value in vector:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                reason = f"Failed to parse object: expecting token of type [VALUE_NUMBER] but found [{_token(value)}]"
+                return UpstreamFailure(failed_to_send, "parsing_exception", reason, status=status, retryable=True)
+    return None
+
+
+def _token(value: Any) -> str:
+    if isinstance(value, str):
+        return "VALUE_STRING"
+    if isinstance(value, bool):
+        return "VALUE_BOOLEAN"
+    if value is None:
+        return "VALUE_NULL"
+    return "START_OBJECT" if isinstance(value, dict) else "START_ARRAY"
 
 
 def with_service_settings(model: Model, service_settings: dict[str, Any]) -> Model:

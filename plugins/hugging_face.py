@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import msgspec
 from pydantic import BaseModel, ConfigDict
 
 from plugins._http import (
@@ -21,8 +22,10 @@ from plugins._http import (
     SERVER_ERROR,
     UNSUCCESSFUL,
     UpstreamResponse,
+    dense_vectors,
     empty_body,
     failed_to_send_message,
+    not_a_number,
     post_json,
     probe_embedding_size,
     provider_error,
@@ -203,7 +206,7 @@ class HuggingFaceService(InferenceService):
 
         results, truncated = await send_with_truncation(truncate_to_tokens(inputs, max_input_tokens), send)
         if dense:
-            return [TextEmbedding(vector) for vector in results]
+            return list(results)
         return [SparseEmbedding(weights, flag) for weights, flag in zip(results, truncated, strict=True)]
 
 
@@ -223,20 +226,41 @@ def status_error(response: UpstreamResponse, api_key: str) -> ProviderError:
     return provider_error(UNSUCCESSFUL, response, secret=api_key)
 
 
-def parse_embeddings(response: UpstreamResponse, expected: int, failed_to_send: str) -> list[list[float]]:
+class _Embeddings(msgspec.Struct):
+    embeddings: list[msgspec.Raw]
+
+
+_EMBEDDINGS = msgspec.json.Decoder(list[msgspec.Raw] | _Embeddings)
+
+
+def parse_embeddings(response: UpstreamResponse, expected: int, failed_to_send: str) -> list[TextEmbedding]:
     """ES `HuggingFaceEmbeddingsResponseEntity`: `[[...],[...]]` or `{"embeddings":[[...],[...]]}`."""
+    try:
+        decoded = _EMBEDDINGS.decode(response.body)
+        vectors = dense_vectors(decoded.embeddings if isinstance(decoded, _Embeddings) else decoded)
+    except msgspec.DecodeError:
+        vectors = None
+    if vectors is None:
+        raise _parse_failure(response, failed_to_send)
+    if len(vectors) != expected:
+        raise unparsable(
+            failed_to_send,
+            f"Expected [{expected}] embeddings in Hugging Face embeddings response, received [{len(vectors)}]",
+            response.status,
+        )
+    return vectors
+
+
+def _parse_failure(response: UpstreamResponse, failed_to_send: str) -> ProviderError:
+    """What ES reports for a 2xx body that is not an embeddings response (found with a full parse)."""
     body = response.json()
     if isinstance(body, dict):
         body = body.get("embeddings")
     if not isinstance(body, list) or not all(isinstance(vector, list) for vector in body):
-        raise unparsable(failed_to_send, MISSING_EMBEDDINGS, response.status)
-    if len(body) != expected:
-        raise unparsable(
-            failed_to_send,
-            f"Expected [{expected}] embeddings in Hugging Face embeddings response, received [{len(body)}]",
-            response.status,
-        )
-    return body
+        return unparsable(failed_to_send, MISSING_EMBEDDINGS, response.status)
+    return not_a_number(failed_to_send, body, response.status) or unparsable(
+        failed_to_send, MISSING_EMBEDDINGS, response.status
+    )
 
 
 def parse_sparse(response: UpstreamResponse, expected: int, failed_to_send: str) -> list[dict[str, float]]:

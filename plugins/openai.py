@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import msgspec
 from pydantic import BaseModel, ConfigDict
 
 from plugins._http import (
@@ -19,8 +20,10 @@ from plugins._http import (
     SERVER_ERROR,
     UNSUCCESSFUL,
     UpstreamResponse,
+    dense_vectors,
     empty_body,
     failed_to_send_message,
+    not_a_number,
     post_json,
     probe_embedding_size,
     provider_error,
@@ -192,7 +195,7 @@ class OpenAiService(InferenceService):
             headers["OpenAI-Organization"] = settings.organization_id
         failed_to_send = failed_to_send_message("OpenAI embeddings", settings.url)
 
-        async def send(texts: list[str]) -> list[list[float]]:
+        async def send(texts: list[str]) -> list[TextEmbedding]:
             payload: dict[str, Any] = {"input": texts, "model": task.model}
             if task.user is not None:
                 payload["user"] = task.user
@@ -202,7 +205,7 @@ class OpenAiService(InferenceService):
             return parse_embeddings(response, len(texts), url, failed_to_send)
 
         vectors, _ = await send_with_truncation(truncate_to_tokens(inputs, settings.max_input_tokens), send)
-        return [TextEmbedding(vector) for vector in vectors]
+        return list(vectors)
 
 
 def status_error(response: UpstreamResponse, api_key: str) -> ProviderError:
@@ -247,20 +250,27 @@ def _is_content_too_large(response: UpstreamResponse) -> bool:
     return isinstance(message, str) and CONTENT_TOO_LARGE_MESSAGE in message
 
 
-def parse_embeddings(response: UpstreamResponse, expected: int, url: str, failed_to_send: str) -> list[list[float]]:
+class _Embedding(msgspec.Struct):
+    embedding: msgspec.Raw
+
+
+class _EmbeddingsResponse(msgspec.Struct):
+    data: list[_Embedding]
+
+
+_EMBEDDINGS = msgspec.json.Decoder(_EmbeddingsResponse)
+
+
+def parse_embeddings(response: UpstreamResponse, expected: int, url: str, failed_to_send: str) -> list[TextEmbedding]:
     """ES `OpenAiEmbeddingsResponseEntity`: `data[].embedding` in array order (`index` is not used)."""
     if not response.body.strip():
         raise empty_body(failed_to_send, url, response.status)
-    body = response.json()
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, list):
-        raise unparsable(failed_to_send, MISSING_DATA, response.status)
-    vectors: list[list[float]] = []
-    for item in data:
-        embedding = item.get("embedding") if isinstance(item, dict) else None
-        if not isinstance(embedding, list):
-            raise unparsable(failed_to_send, MISSING_EMBEDDING, response.status)
-        vectors.append(embedding)
+    try:
+        vectors = dense_vectors([item.embedding for item in _EMBEDDINGS.decode(response.body).data])
+    except msgspec.DecodeError:
+        vectors = None
+    if vectors is None:
+        raise _parse_failure(response, failed_to_send)
     if len(vectors) != expected:
         raise unparsable(
             failed_to_send,
@@ -269,3 +279,16 @@ def parse_embeddings(response: UpstreamResponse, expected: int, url: str, failed
         )
     return vectors
 
+
+def _parse_failure(response: UpstreamResponse, failed_to_send: str) -> ProviderError:
+    """What ES reports for a 2xx body that is not an embeddings response (found with a full parse)."""
+    body = response.json()
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list):
+        return unparsable(failed_to_send, MISSING_DATA, response.status)
+    embeddings = [item.get("embedding") if isinstance(item, dict) else None for item in data]
+    if not all(isinstance(embedding, list) for embedding in embeddings):
+        return unparsable(failed_to_send, MISSING_EMBEDDING, response.status)
+    return not_a_number(failed_to_send, embeddings, response.status) or unparsable(
+        failed_to_send, MISSING_EMBEDDING, response.status
+    )

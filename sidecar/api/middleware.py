@@ -14,7 +14,7 @@ from sidecar.api.errors import error_response, internal_error, too_large
 from sidecar.api.keys import METRICS, MODEL_ID, SERVICE_NAME, SETTINGS
 from sidecar.api.negotiation import check_request_content_type
 from sidecar.domain.errors import ElasticsearchError, FlatError, no_handler, wrong_method
-from sidecar.observability.logging import get_logger
+from sidecar.observability.logging import get_logger, log_request
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 log = get_logger("sidecar.request")
@@ -58,15 +58,16 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         service = request.get(SERVICE_NAME, "")
         metrics.count_request(route, request.method, status, service, duration)
         if not route.startswith("/_sidecar/"):
-            log.info(
-                "request",
-                method=request.method,
-                route=route,
-                model_id=request.get(MODEL_ID),
-                service=service or None,
-                status=status,
-                duration_ms=round(duration * 1000, 3),
-                outcome="success" if status < 400 else "error",
+            log_request(
+                {
+                    "method": request.method,
+                    "route": route,
+                    "model_id": request.get(MODEL_ID),
+                    "service": service or None,
+                    "status": status,
+                    "duration_ms": round(duration * 1000, 3),
+                    "outcome": "success" if status < 400 else "error",
+                }
             )
 
 

@@ -8,10 +8,10 @@ from collections import OrderedDict
 from sidecar.domain.results import Embedding, SparseEmbedding
 
 # What CPython really holds, measured with sys.getsizeof: the key tuple, digest, OrderedDict link and result
-# object per entry; a list slot plus a float object per vector value (not the 8 bytes of a packed float); a str
-# header, a float object and a dict slot per sparse token, besides the token's characters.
+# object per entry; a bytes header besides the characters of a vector's JSON text; a str header, a float object
+# and a dict slot per sparse token, besides the token's characters.
 ENTRY_OVERHEAD = 160
-FLOAT_BYTES = 32
+BYTES_HEADER = 33
 SPARSE_ENTRY_BYTES = 106
 
 CacheKey = tuple[str, str, bytes]
@@ -20,7 +20,7 @@ CacheKey = tuple[str, str, bytes]
 def estimate_bytes(result: Embedding) -> int:
     if isinstance(result, SparseEmbedding):
         return ENTRY_OVERHEAD + sum(len(token) + SPARSE_ENTRY_BYTES for token in result.embedding)
-    return ENTRY_OVERHEAD + FLOAT_BYTES * len(result.embedding)
+    return ENTRY_OVERHEAD + BYTES_HEADER + len(result.json)
 
 
 def text_digest(text: str) -> bytes:

@@ -6,8 +6,9 @@ import functools
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
-from typing import Any
+from collections.abc import Callable, MutableMapping
+from datetime import UTC, datetime
+from typing import Any, TextIO
 
 import orjson
 import structlog
@@ -55,6 +56,35 @@ def _dumps(event: Any, **_: Any) -> str:
     return orjson.dumps(event, default=str).decode()
 
 
+def _structlog_request_line(fields: dict[str, Any]) -> None:
+    structlog.get_logger("sidecar.request").info("request", **fields)
+
+
+_request_line: Callable[[dict[str, Any]], None] = _structlog_request_line
+
+
+def log_request(fields: dict[str, Any]) -> None:
+    """The one line every request logs (event `request`)."""
+    _request_line(fields)
+
+
+def _json_request_line(stream: TextIO) -> Callable[[dict[str, Any]], None]:
+    """The request line as the JSON pipeline renders it, written without structlog's per-call machinery.
+
+    It runs on every request, where the general pipeline cost a seventh of the sidecar's CPU.
+    """
+
+    def write(fields: dict[str, Any]) -> None:
+        event = {**fields, "event": "request", **structlog.contextvars.get_contextvars()}
+        event["level"] = "info"
+        event["timestamp"] = datetime.now(UTC)
+        redact_secrets(None, "", event)
+        stream.write(orjson.dumps(event, default=str, option=orjson.OPT_UTC_Z).decode() + "\n")
+        stream.flush()
+
+    return write
+
+
 def configure_logging(level: str = "INFO", log_format: str = "json", stream: Any = None) -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_dumps)
@@ -75,12 +105,23 @@ def configure_logging(level: str = "INFO", log_format: str = "json", stream: Any
         logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stdout),
         cache_logger_on_first_use=False,
     )
+    global _request_line
+    if logging.getLevelName(level) > logging.INFO:
+        _request_line = _skip_request_line
+    elif log_format == "json":
+        _request_line = _json_request_line(stream or sys.stdout)
+    else:
+        _request_line = _structlog_request_line
     # Libraries log through the standard library; send their warnings through the same pipeline.
     handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(_StdlibBridge())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
+
+
+def _skip_request_line(_fields: dict[str, Any]) -> None:
+    return None
 
 
 class _StdlibBridge(logging.Formatter):

@@ -52,6 +52,8 @@ class Authorizer:
         self.clock = clock
         self.security_disabled = False
         self._cache: OrderedDict[tuple[str, str], tuple[float, Decision]] = OrderedDict()
+        self._hits = metrics.privilege_cache.labels("hit")
+        self._misses = metrics.privilege_cache.labels("miss")
 
     async def authorize(self, credentials: Credentials | None, action: str, privilege: str, uri: str) -> None:
         """Return when the caller holds `privilege`; raise the ES 401/403 otherwise."""
@@ -62,10 +64,10 @@ class Authorizer:
         key = (credentials.fingerprint, privilege)
         cached = self._cache.get(key)
         if cached is not None and cached[0] > self.clock():
-            self.metrics.privilege_cache.labels("hit").inc()
+            self._hits.inc()
             decision = cached[1]
         else:
-            self.metrics.privilege_cache.labels("miss").inc()
+            self._misses.inc()
             decision = await self._check(credentials, action, privilege)
             if self.security_disabled:
                 return self._apply_disabled_policy(action)

@@ -1,7 +1,9 @@
 import io
 import json
 
-from sidecar.observability.logging import REDACTED, configure_logging, get_logger
+import structlog
+
+from sidecar.observability.logging import REDACTED, configure_logging, get_logger, log_request
 
 
 def test_secrets_are_redacted_from_every_line() -> None:
@@ -47,3 +49,29 @@ def test_redaction_is_case_insensitive_and_leaves_plain_values_alone() -> None:
     assert line["upper"] == "BEARER [REDACTED] and BASIC [REDACTED]"
     assert line["lower"] == "apikey [REDACTED] then [REDACTED]"
     assert (line["route"], line["status"], line["duration_ms"]) == ("/_inference/{task_type}/{model_id}", 200, 1.5)
+
+
+def test_the_request_line_is_what_the_pipeline_would_write() -> None:
+    fields = {"method": "POST", "route": "/_inference/{model_id}", "model_id": "sk-abcdefghijkl", "status": 200}
+    for log_format in ("json", "console"):
+        stream = io.StringIO()
+        configure_logging("INFO", log_format, stream)
+        structlog.contextvars.bind_contextvars(request_id="Bearer abc.def")
+        get_logger("sidecar.request").info("request", **fields)
+        log_request(fields)
+        structlog.contextvars.clear_contextvars()
+        by_pipeline, fast = stream.getvalue().splitlines()
+        if log_format == "json":
+            by_pipeline_event, fast_event = json.loads(by_pipeline), json.loads(fast)
+            assert by_pipeline_event.pop("timestamp")[:10] == fast_event.pop("timestamp")[:10]
+            assert list(by_pipeline_event.items()) == list(fast_event.items())
+            assert fast_event["model_id"] == REDACTED and fast_event["request_id"] == f"Bearer {REDACTED}"
+        else:
+            assert by_pipeline[27:] == fast[27:]
+
+
+def test_no_request_line_above_info() -> None:
+    stream = io.StringIO()
+    configure_logging("WARNING", "json", stream)
+    log_request({"method": "GET", "status": 200})
+    assert stream.getvalue() == ""

@@ -267,6 +267,22 @@ async def test_unusable_embeddings_response(service: HuggingFaceService, hf_mock
     }
 
 
+async def test_a_vector_value_that_is_not_a_number(service: HuggingFaceService, hf_mock: Any) -> None:
+    hf_mock.config.fail_next(200, {"embeddings": [[0.5, "0.5"]]})
+    with pytest.raises(UpstreamFailure) as caught:
+        await service.infer(dense_model(hf_mock.base_url + "/"), ["one"])
+    assert caught.value.to_es_error("hf-model").body()["error"]["caused_by"] == {
+        "type": "parsing_exception",
+        "reason": "Failed to parse object: expecting token of type [VALUE_NUMBER] but found [VALUE_STRING]",
+    }
+
+
+async def test_pretty_printed_vectors_are_served_compact(service: HuggingFaceService, hf_mock: Any) -> None:
+    hf_mock.config.fail_next(200, b"[\n  [0.5, -1e-05],\n  [ 2 ]\n]")
+    results = await service.infer(dense_model(hf_mock.base_url + "/"), ["one", "two"])
+    assert [result.json for result in results] == [b"[0.5,-1e-05]", b"[2]"]  # type: ignore[union-attr]
+
+
 async def test_wrong_number_of_embeddings(service: HuggingFaceService, hf_mock: Any) -> None:
     hf_mock.config.fail_next(200, [[1.0]])
     with pytest.raises(UpstreamFailure) as caught:

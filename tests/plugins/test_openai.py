@@ -613,6 +613,31 @@ async def test_unusable_bodies(service: OpenAiService, openai_mock: Any, body: A
     assert caught.value.retryable
 
 
+async def test_pretty_printed_vectors_are_served_compact(service: OpenAiService, openai_mock: Any) -> None:
+    # OpenAI indents its JSON; the vectors are passed on as sent, less the whitespace.
+    body = '{\n  "object": "list",\n  "data": [\n    {\n      "object": "embedding",\n      "index": 0,\n      "embedding": [\n'
+    body += '        0.0069292835,\n        -1e-05,\n        2\n      ]\n    }\n  ],\n  "model": "m"\n}\n'
+    openai_mock.config.fail_next(200, body)
+    results = await service.infer(model_for(openai_mock.base_url + "/v1/embeddings"), ["x"])
+    assert [result.json for result in results] == [b"[0.0069292835,-1e-05,2]"]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("value", "token"),
+    [("0.5", "VALUE_STRING"), (None, "VALUE_NULL"), (True, "VALUE_BOOLEAN"), ([1.0], "START_ARRAY"), ({}, "START_OBJECT")],
+)
+async def test_a_vector_value_that_is_not_a_number(service: OpenAiService, openai_mock: Any, value: Any, token: str) -> None:
+    url = openai_mock.base_url + "/v1/embeddings"
+    openai_mock.config.fail_next(200, {"data": [{"embedding": [0.25]}, {"embedding": [0.5, value]}]})
+    with pytest.raises(UpstreamFailure) as caught:
+        await service.infer(model_for(url), ["x", "y"])
+    assert caught.value.retryable
+    assert caught.value.to_es_error("my-model").body()["error"]["caused_by"] == {
+        "type": "parsing_exception",
+        "reason": f"Failed to parse object: expecting token of type [VALUE_NUMBER] but found [{token}]",
+    }
+
+
 async def test_empty_body(service: OpenAiService, openai_mock: Any) -> None:
     url = openai_mock.base_url + "/v1/embeddings"
     openai_mock.config.fail_next(200, None)
