@@ -33,6 +33,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-latency-row", action="store_true", help="skip scenario 1's 20 ms provider row")
     parser.add_argument("--no-single-row", action="store_true", help="skip scenario 1's one-connection row")
+    parser.add_argument("--no-paced-row", action="store_true", help="skip scenario 1's paced (half-load) row")
     parser.add_argument(
         "--sidecar-env",
         action="append",
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         scenarios=scenarios,
         latency_row=not args.no_latency_row,
         single_connection_row=not args.no_single_row,
+        paced_row=not args.no_paced_row,
         sidecar_env=sidecar_env,
         uvloop=args.uvloop,
         profile_dir=args.profile,

@@ -25,7 +25,7 @@ def find_py_spy() -> str | None:
 def start(py_spy: str, pid: int, seconds: float, output: Path, cpus: frozenset[int]) -> subprocess.Popen[bytes]:
     argv = [
         py_spy, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))), "--rate", "200",
-        "--format", "raw", "--output", str(output),
+        "--format", "raw", "--nonblocking", "--output", str(output),
     ]  # fmt: skip
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=child_setup(cpus))
 

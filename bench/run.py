@@ -52,6 +52,7 @@ class Options:
     scenarios: frozenset[int] = frozenset({1, 2, 3, 4, 5})
     latency_row: bool = True  # scenario 1 again with a 20 ms provider
     single_connection_row: bool = True  # scenario 1 with one connection: the added latency without queueing
+    paced_row: bool = True  # 1 input, 32 connections paced at half the direct throughput: latency below saturation
     sidecar_env: Mapping[str, str] = field(default_factory=dict)
     uvloop: bool = False
     profile_dir: Path | None = None  # py-spy each measured run against the sidecar into this directory
@@ -322,6 +323,18 @@ class Bench:
         assert self.sidecar is not None
         return Load(self.sidecar.infer_url(model_id), ADMIN, inputs, connections, **kwargs)
 
+    def compare(self, inputs: int, mock: Mock, model_id: str, connections: int, rate: float | None = None) -> None:
+        """Scenario 1's row: the same load straight to `mock`, then through the sidecar to `model_id`."""
+        tag = f"{inputs} input{'s' if inputs > 1 else ''}, {mock.latency_ms:g} ms, {connections} conn"
+        tag += "" if rate is None else f" paced at {rate:,.0f}/s"
+        direct = self.measure(f"direct  {tag}", self.direct_load(mock, inputs, connections, rate=rate))
+        counter = CallCounter(mock)
+        load = self.sidecar_load(model_id, inputs, connections, rate=rate)
+        through = self.measure(f"sidecar {tag}", load, before=counter.mark)
+        self.results.direct_vs_sidecar.append(
+            DirectVsSidecar(inputs, mock.latency_ms, connections, direct, through, counter.since(), rate)
+        )
+
     # --- the run ---------------------------------------------------------------------------------------------
 
     def run(self) -> Results:
@@ -353,14 +366,10 @@ class Bench:
             if self.options.single_connection_row:
                 rows.append((1, fast, "bench", 1))
             for inputs, mock, model_id, connections in rows:
-                tag = f"{inputs} input{'s' if inputs > 1 else ''}, {mock.latency_ms:g} ms, {connections} conn"
-                direct = self.measure(f"direct  {tag}", self.direct_load(mock, inputs, connections))
-                counter = CallCounter(mock)
-                load = self.sidecar_load(model_id, inputs, connections)
-                through = self.measure(f"sidecar {tag}", load, before=counter.mark)
-                self.results.direct_vs_sidecar.append(
-                    DirectVsSidecar(inputs, mock.latency_ms, connections, direct, through, counter.since())
-                )
+                self.compare(inputs, mock, model_id, connections)
+            saturated = next((row for row in self.results.direct_vs_sidecar if row.key == (1, 0.0, 32, False)), None)
+            if self.options.paced_row and saturated is not None:
+                self.compare(1, fast, "bench", 32, rate=saturated.direct.rps / 2)
 
         if 2 in scenarios:
             log("scenario 2: 64 single-input clients, provider latency 20 ms")

@@ -5,6 +5,10 @@ Texts come from a rotating pool: text number `k mod pool`. With a pool much larg
 deduplicate; with its result cache off the sidecar gains nothing from the repeats. The mock provider, on the
 other hand, keeps its last 2048 vectors, so a pool below that keeps the mock (which shares a core with wrk)
 cheap and the measurement about the sidecar. `pool=0` makes every text unique.
+
+A paced load (`rate`) offers about that many requests/s in all: each connection waits a random, exponentially
+distributed gap (mean `connections / rate`) before each request, so arrivals are close to a Poisson stream
+while the server keeps up, and latency is measured below saturation instead of being set by it.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ function request()
   return wrk.format(nil, path, nil, body)
 end
 
+%(pacing)s
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -78,6 +83,7 @@ class Load:
     pool: int = 2000
     prefix: str = "bench"
     model: str | None = None  # direct calls to the provider carry OpenAI's `model` field
+    rate: float | None = None  # offered requests/s over all connections (paced); None: as fast as answered
 
     def pool_texts(self) -> list[str]:
         """Every text the Lua script can send (pool mode), exactly as it sends them."""
@@ -94,7 +100,20 @@ class Load:
             "filler": _lua_string(FILLER),
             "extra": _lua_string(extra),
             "marker": MARKER,
+            "pacing": self._pacing(),
         }
+
+    def _pacing(self) -> str:
+        if self.rate is None:
+            return ""
+        mean_gap_ms = self.connections / self.rate * 1000.0
+        return (
+            f"local mean_gap_ms = {mean_gap_ms:.6f}\n"
+            "math.randomseed(os.time())\n"
+            "function delay()\n"
+            "  return -math.log(1 - math.random()) * mean_gap_ms\n"
+            "end\n"
+        )
 
 
 @dataclass(frozen=True)

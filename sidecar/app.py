@@ -58,6 +58,8 @@ async def create_app(settings: Settings) -> web.Application:
             limit=settings.provider_max_connections, ttl_dns_cache=300, resolver=EgressResolver(egress)
         ),
         json_serialize=lambda value: orjson.dumps(value).decode(),
+        # One session serves every model and tenant: no provider's cookie may ride along on another's call.
+        cookie_jar=aiohttp.DummyCookieJar(),
     )
     names = IndexNames.from_prefix(settings.index_prefix)
     messages = Messages(settings.api_compat)

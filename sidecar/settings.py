@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     # Inference engine
     batch_window_ms: float = Field(default=2.0, ge=0)
     max_batch_concurrency: int = Field(default=4, ge=1)
-    max_merged_inputs: int = Field(default=32, ge=1)
+    max_merged_inputs: int = Field(default=16, ge=1)
     cache_enabled: bool = True
     cache_max_entries: int = Field(default=50_000, ge=0)
     cache_max_bytes: int = Field(default=256 * 1024 * 1024, ge=0)

@@ -40,7 +40,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     metrics = request.app[METRICS]
     opaque_id = request.headers.get("X-Opaque-Id")
     request_id = opaque_id or f"{_ID_PREFIX}-{next(_request_numbers)}"
-    structlog.contextvars.clear_contextvars()
+    # Requests on one connection share its task's context; request_id is the only key bound, and is rebound here.
     structlog.contextvars.bind_contextvars(request_id=request_id)
     started = time.perf_counter()
     metrics.in_flight.inc()

@@ -24,18 +24,19 @@ class Route:
 
 
 ROUTES: tuple[Route, ...] = (
+    # Routes of one path stay together, so that the router keeps them in one resource; the hottest path first.
+    Route("POST", "/_inference/{task_type}/{model_id}", inference.infer, "infer"),
+    Route("PUT", "/_inference/{task_type}/{model_id}", inference.put_model, "put"),
+    Route("GET", "/_inference/{task_type}/{model_id}", inference.get_models, "get"),
+    Route("DELETE", "/_inference/{task_type}/{model_id}", inference.delete_model, "delete"),
+    Route("POST", "/_inference/{model_id}", inference.infer, "infer"),
+    Route("PUT", "/_inference/{model_id}", inference.put_model, "put"),
+    Route("GET", "/_inference/{model_id}", inference.get_models, "get"),
+    Route("DELETE", "/_inference/{model_id}", inference.delete_model, "delete"),
+    Route("GET", "/_inference", inference.get_models, "get"),
     Route("GET", "/_sidecar/health/live", health.live, None),
     Route("GET", "/_sidecar/health/ready", health.ready, None),
     Route("GET", "/_sidecar/metrics", health.metrics, None),
-    Route("PUT", "/_inference/{task_type}/{model_id}", inference.put_model, "put"),
-    Route("PUT", "/_inference/{model_id}", inference.put_model, "put"),
-    Route("GET", "/_inference", inference.get_models, "get"),
-    Route("GET", "/_inference/{model_id}", inference.get_models, "get"),
-    Route("GET", "/_inference/{task_type}/{model_id}", inference.get_models, "get"),
-    Route("DELETE", "/_inference/{task_type}/{model_id}", inference.delete_model, "delete"),
-    Route("DELETE", "/_inference/{model_id}", inference.delete_model, "delete"),
-    Route("POST", "/_inference/{task_type}/{model_id}", inference.infer, "infer"),
-    Route("POST", "/_inference/{model_id}", inference.infer, "infer"),
 )
 
 

@@ -25,14 +25,25 @@ _CREDENTIAL_REPLACEMENT = r"\1 " + REDACTED
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        if _MAYBE_CREDENTIAL.search(value) is None:
-            return value
-        return _KEY_LIKE_VALUE.sub(REDACTED, _CREDENTIAL_VALUE.sub(_CREDENTIAL_REPLACEMENT, value))
+        return _scrub_text(value) if len(value) <= _REMEMBERED_LENGTH else _scrub_new_text(value)
     if isinstance(value, dict):
         return {k: REDACTED if _is_sensitive(k) else _scrub(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_scrub(v) for v in value]
     return value
+
+
+# Most values repeat from line to line (route, method, service, model id, outcome): short ones are remembered.
+_REMEMBERED_LENGTH = 256
+
+
+def _scrub_new_text(value: str) -> str:
+    if _MAYBE_CREDENTIAL.search(value) is None:
+        return value
+    return _KEY_LIKE_VALUE.sub(REDACTED, _CREDENTIAL_VALUE.sub(_CREDENTIAL_REPLACEMENT, value))
+
+
+_scrub_text = functools.lru_cache(maxsize=4096)(_scrub_new_text)
 
 
 def _is_sensitive(key: object) -> bool:
@@ -47,8 +58,11 @@ def _is_sensitive_name(key: str) -> bool:
 
 def redact_secrets(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Blank out values under secret-looking keys, and credentials embedded in strings."""
-    for key in list(event_dict):
-        event_dict[key] = REDACTED if _is_sensitive(key) else _scrub(event_dict[key])
+    for key, value in event_dict.items():  # values are replaced, never added: the iteration stays valid
+        if _is_sensitive(key):
+            event_dict[key] = REDACTED
+        elif isinstance(value, str | dict | list | tuple):
+            event_dict[key] = _scrub(value)
     return event_dict
 
 

@@ -98,3 +98,18 @@ async def test_an_internal_fault_is_an_es_500_without_details(
         "status": 500,
     }
     assert "Traceback" not in text and OPENAI_KEY not in text
+
+
+async def test_provider_cookies_are_never_sent_back(sidecar: Client, openai_provider: Any) -> None:
+    # One session serves every model: a cookie one provider answer sets must not ride along on any later call.
+    # (A host name: aiohttp's default jar ignores cookies from IP addresses.)
+    body = openai_body(openai_provider)
+    body["service_settings"]["url"] = openai_provider.url.replace("127.0.0.1", "localhost")
+    response = await sidecar.put("/_inference/text_embedding/m", json=body, headers=ADMIN)
+    assert response.status == 200
+    body = {"data": [{"embedding": [0.5]}]}
+    openai_provider.config.fail_next(200, body, headers={"Set-Cookie": "route=backend-1; Path=/"})
+    for text in ("one", "two"):
+        response = await sidecar.post("/_inference/text_embedding/m", json={"input": text}, headers=ADMIN)
+        assert response.status == 200
+    assert "Cookie" not in openai_provider.config.last_request.headers
