@@ -3,9 +3,13 @@
 Pieces (at most `limit` distinct texts each) join the first open batch of their key with room for their new texts;
 a text already in the batch takes no room and is sent once. Merging stops at `max_merged` texts per call (a single
 larger piece still goes alone, up to `limit`): smaller calls overlap at the provider instead of queueing behind one
-big one. A batch goes when it is full, or `window` seconds after it opened, so merging never adds more than the
-window to anyone's latency; when no call of its key is in flight (or the window is 0) it goes on the next turn of
-the event loop instead, merging only what arrived in the same turn, so an idle model adds no wait at all.
+big one. A batch is due when it is full, or `window` seconds after it opened, so merging never adds more than the
+window to anyone's latency; when no call of its key is in flight (or the window is 0) it is due on the next turn
+of the event loop instead, merging only what arrived in the same turn, so an idle model adds no wait at all.
+
+A due batch then waits for its turn (`gate`: the model's rate limit). It stays open while it waits, and takes new
+texts up to `limit` rather than `max_merged`: when calls are what is scarce, everyone who comes meanwhile rides
+along at no cost in latency.
 
 Each batch runs in its own task, so that a caller who is cancelled (or times out) only drops its interest; when
 every caller of a batch has gone, the batch is cancelled. A failure goes to every caller of the batch.
@@ -14,6 +18,7 @@ every caller of a batch has gone, the batch is cancelled. A failure goes to ever
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Hashable
 
 from sidecar.domain.model import Model
@@ -24,6 +29,11 @@ from sidecar.engine.errors import engine_closed
 BatchKey = tuple[str, str]
 RunBatch = Callable[[BatchKey, InferenceService, Model, list[str]], Awaitable[list[Embedding]]]
 OnMerged = Callable[[InferenceService, int], None]
+Gate = Callable[[BatchKey, InferenceService, Model], Awaitable[None]]
+
+
+async def _no_gate(_key: BatchKey, _service: InferenceService, _model: Model) -> None:
+    return None
 
 
 class Entry:
@@ -36,23 +46,33 @@ class Entry:
 
 
 class Batch:
-    __slots__ = ("entries", "handle", "key", "limit", "live", "model", "service", "task", "texts")
+    __slots__ = (
+        "entries", "handle", "key", "limit", "live", "max_texts", "model", "service", "task", "texts", "waiting"
+    )  # fmt: skip
 
-    def __init__(self, key: BatchKey, service: InferenceService, model: Model, limit: int) -> None:
+    def __init__(self, key: BatchKey, service: InferenceService, model: Model, max_texts: int, limit: int) -> None:
         self.key = key
         self.service = service
         self.model = model
-        self.limit = limit
+        self.max_texts = max_texts  # merging stops here...
+        self.limit = limit  # ...or here, the provider's own limit, while the batch waits for its turn
         self.entries: list[Entry] = []
         self.texts: dict[str, None] = {}
         self.live = 0
         self.handle: asyncio.Handle | None = None
         self.task: asyncio.Task[None] | None = None
+        self.waiting = False
+
+    @property
+    def full(self) -> bool:
+        return len(self.texts) >= (self.limit if self.waiting else self.max_texts)
 
     def accepts(self, service: InferenceService, model: Model, texts: list[str]) -> bool:
+        if self.live == 0 and self.entries:
+            return False  # every caller has gone: the batch is being cancelled
         if service is not self.service or (model is not self.model and model != self.model):
             return False
-        room = self.limit - len(self.texts)
+        room = (self.limit if self.waiting else self.max_texts) - len(self.texts)
         return len(texts) <= room or sum(1 for text in texts if text not in self.texts) <= room
 
     def add(self, entry: Entry) -> None:
@@ -69,11 +89,14 @@ class Batch:
 
 
 class Batcher:
-    def __init__(self, window: float, run: RunBatch, on_merged: OnMerged, max_merged: int) -> None:
+    def __init__(
+        self, window: float, run: RunBatch, on_merged: OnMerged, max_merged: int, gate: Gate = _no_gate
+    ) -> None:
         self.window = window
         self.max_merged = max_merged
         self._run = run
         self._on_merged = on_merged
+        self._gate = gate
         self._open: dict[BatchKey, list[Batch]] = {}
         self._running: set[asyncio.Task[None]] = set()
         self._in_flight: dict[BatchKey, int] = {}
@@ -95,14 +118,14 @@ class Batcher:
             if batch.accepts(service, model, texts):
                 break
         else:
-            batch = Batch(key, service, model, max(min(limit, self.max_merged), len(texts)))
+            batch = Batch(key, service, model, max(min(limit, self.max_merged), len(texts)), max(limit, len(texts)))
             batches.append(batch)
             if self.window > 0 and self._in_flight.get(key, 0) > 0:
                 batch.handle = loop.call_later(self.window, self._flush, batch)
             else:
                 batch.handle = loop.call_soon(self._flush, batch)
         batch.add(Entry(texts, future, request))
-        if len(batch.texts) >= batch.limit:
+        if batch.full:
             self._flush(batch)
         return future
 
@@ -126,14 +149,41 @@ class Batcher:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def _flush(self, batch: Batch) -> None:
+        """The batch is due: it waits for its turn, then goes."""
         if batch.handle is not None:
             batch.handle.cancel()
             batch.handle = None
+        if batch.task is not None:
+            return  # already waiting for its turn
+        task = asyncio.get_running_loop().create_task(self._execute(batch))
+        batch.task = task
+        self._running.add(task)
+        task.add_done_callback(functools.partial(self._finished, batch))
+
+    def _close(self, batch: Batch) -> None:
+        """No more texts join the batch."""
         batches = self._open.get(batch.key)
         if batches is not None and batch in batches:
             batches.remove(batch)
             if not batches:
                 del self._open[batch.key]
+
+    def _finished(self, batch: Batch, task: asyncio.Task[None]) -> None:
+        # Also when the task was cancelled before it ran: the batch must not stay open, nor its callers wait.
+        self._running.discard(task)
+        self._close(batch)
+        _fail(batch.entries, engine_closed())
+
+    async def _execute(self, batch: Batch) -> None:
+        batch.waiting = True
+        try:
+            await self._gate(batch.key, batch.service, batch.model)
+        except Exception as error:
+            _fail(batch.entries, error)
+            return
+        finally:
+            batch.waiting = False
+        self._close(batch)
         live = [entry for entry in batch.entries if not entry.future.done()]
         if not live:
             return
@@ -143,19 +193,10 @@ class Batcher:
         requests = len({entry.request for entry in live})
         if requests > 1:
             self._on_merged(batch.service, requests)
-        task = asyncio.get_running_loop().create_task(self._execute(batch))
-        batch.task = task
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
-
-    async def _execute(self, batch: Batch) -> None:
         texts = list(batch.texts)
         self._in_flight[batch.key] = self._in_flight.get(batch.key, 0) + 1
         try:
             results = await self._run(batch.key, batch.service, batch.model, texts)
-        except asyncio.CancelledError:
-            _fail(batch.entries, engine_closed())
-            raise
         except Exception as error:
             _fail(batch.entries, error)
             return

@@ -50,12 +50,16 @@ class InferenceEngine:
         self._cache = (
             ResultCache(settings.cache_max_entries, settings.cache_max_bytes) if settings.cache_enabled else None
         )
-        self._batcher = Batcher(
-            settings.batch_window_ms / 1000.0, self._run_batch, self._count_merged, settings.max_merged_inputs
-        )
         policy = RetryPolicy(settings.retry_initial_delay, settings.retry_max_delay, settings.retry_timeout)
         self._provider = ProviderCaller(
             metrics, policy, clock=self._clock, sleep=self._sleep, rng=rng or random.Random()
+        )
+        self._batcher = Batcher(
+            settings.batch_window_ms / 1000.0,
+            self._run_batch,
+            self._count_merged,
+            settings.max_merged_inputs,
+            gate=self._take_turn,
         )
         self._limiters: dict[BatchKey, TokenBucket | None] = {}
         self._cache_hits = metrics.cache_lookups.labels(result="hit")
@@ -136,6 +140,9 @@ class InferenceEngine:
                 for i in misses[text]:
                     results[i] = result
         return cast(list[Embedding], results)
+
+    async def _take_turn(self, key: BatchKey, service: InferenceService, model: Model) -> None:
+        await self._provider.take_turn(service, model, self._limiter(key, service, model))
 
     async def _run_batch(
         self, key: BatchKey, service: InferenceService, model: Model, texts: list[str]

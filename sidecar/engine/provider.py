@@ -37,22 +37,36 @@ class ProviderCaller:
         self._rng = rng
         self._children: dict[tuple[str, str], tuple[Histogram, Counter, Counter]] = {}
 
-    async def call(
-        self, service: InferenceService, model: Model, texts: list[str], limiter: TokenBucket | None
-    ) -> list[Embedding]:
+    async def take_turn(self, service: InferenceService, model: Model, limiter: TokenBucket | None) -> None:
+        """Wait until the model's rate limit allows one more call; 429 when too many calls wait already."""
+        if limiter is None:
+            return
         try:
-            return await self._with_retry(service, model, texts, limiter)
-        except ProviderError as error:
-            raise error.to_es_error(model.model_id) from error
+            await limiter.acquire()
         except RateLimitQueueFull:
             self._metrics.rate_limited.labels(service=service.name).inc()
             raise rate_limit_queue_full(model.model_id) from None
 
+    async def call(
+        self, service: InferenceService, model: Model, texts: list[str], limiter: TokenBucket | None
+    ) -> list[Embedding]:
+        """The call whose first turn under `limiter` the caller has taken (`take_turn`); each retry takes its own."""
+        try:
+            return await self._with_retry(service, model, texts, limiter)
+        except ProviderError as error:
+            raise error.to_es_error(model.model_id) from error
+
     async def _with_retry(
         self, service: InferenceService, model: Model, texts: list[str], limiter: TokenBucket | None
     ) -> list[Embedding]:
+        attempts = 0
+
         async def attempt() -> list[Embedding]:
-            return await self._attempt(service, model, texts, limiter)
+            nonlocal attempts
+            if attempts:
+                await self.take_turn(service, model, limiter)
+            attempts += 1
+            return await self._attempt(service, model, texts)
 
         def count_retry(_: ProviderError) -> None:
             self._metrics.retries.labels(service=service.name).inc()
@@ -61,11 +75,7 @@ class ProviderCaller:
             attempt, self._policy, clock=self._clock, sleep=self._sleep, rng=self._rng, on_retry=count_retry
         )
 
-    async def _attempt(
-        self, service: InferenceService, model: Model, texts: list[str], limiter: TokenBucket | None
-    ) -> list[Embedding]:
-        if limiter is not None:
-            await limiter.acquire()
+    async def _attempt(self, service: InferenceService, model: Model, texts: list[str]) -> list[Embedding]:
         outcome = "error"
         started = time.perf_counter()
         try:

@@ -6,6 +6,10 @@ import time
 import pytest
 
 from sidecar.domain.errors import ElasticsearchError, ProviderError
+from sidecar.domain.model import Model
+from sidecar.domain.results import Embedding
+from sidecar.domain.service import InferenceService
+from sidecar.engine.batcher import Batcher, BatchKey
 
 from .fakes import FakeService, make_engine, make_model, sample, settle, vectors
 
@@ -206,3 +210,25 @@ async def test_the_call_is_cancelled_when_every_caller_has_gone() -> None:
     await settle()
 
     assert service.cancelled == 1
+
+
+async def test_a_batch_whose_callers_left_before_it_started_takes_no_one_else() -> None:
+    calls: list[list[str]] = []
+
+    async def run(_key: BatchKey, _service: InferenceService, _model: Model, texts: list[str]) -> list[Embedding]:
+        calls.append(texts)
+        return list(vectors(texts))
+
+    batcher = Batcher(0.0, run, lambda _service, _requests: None, max_merged=3)
+    service, model, key = FakeService(), make_model(), ("my-model", "fingerprint")
+    gone = batcher.submit(key, service, model, ["gone"], 10, object())
+    await asyncio.sleep(0)  # the batch is due: its task is created...
+    (task,) = batcher._running  # ...and, the race under test, cancelled before its first step
+    task.cancel()
+    await settle()
+    assert gone.exception() is not None  # its caller is told (the engine is closing), not left waiting
+
+    kept = batcher.submit(key, service, model, ["kept"], 10, object())
+
+    assert await asyncio.wait_for(kept, 1.0) == vectors(["kept"])
+    assert calls == [["kept"]]

@@ -60,7 +60,7 @@ async def test_bucket_refuses_beyond_the_queue() -> None:
 async def test_requests_queue_for_the_rate_limit_and_are_refused_when_the_queue_is_full() -> None:
     clock = FakeClock()
     engine, metrics = make_engine(clock, StaticReplicaCounter(2), rate_limit_queue=1)
-    service = RateLimitedService()
+    service = RateLimitedService(limit=1)  # a call holds one text: "c" cannot ride along with the waiting "b"
     model = make_model()
 
     assert await engine.infer(service, model, ["a"]) == vectors(["a"])
@@ -99,6 +99,27 @@ async def test_merged_requests_spend_one_token() -> None:
 
     assert results == [vectors([f"t{n}"]) for n in range(5)]
     assert len(service.calls) == 1
+
+
+async def test_requests_ride_along_with_a_call_that_waits_for_its_turn() -> None:
+    clock = FakeClock()
+    engine, metrics = make_engine(clock, StaticReplicaCounter(2), rate_limit_queue=2, max_merged_inputs=2)
+    service = RateLimitedService(limit=5)
+    model = make_model()
+    assert await engine.infer(service, model, ["a"]) == vectors(["a"])  # spends this second's token
+
+    clock.hold = asyncio.Event()
+    first = asyncio.create_task(engine.infer(service, model, ["b"]))
+    await settle(10)
+    late = [asyncio.create_task(engine.infer(service, model, [text])) for text in "cdefg"]
+    await settle(10)
+    clock.hold.set()
+
+    assert await asyncio.gather(first, *late) == [vectors([text]) for text in "bcdefg"]
+    # While a call waits, merging goes past max_merged_inputs up to the provider's limit (5), all on one token.
+    assert service.calls == [["a"], ["b", "c", "d", "e", "f"], ["g"]]
+    assert clock.sleeps == [pytest.approx(2.0), pytest.approx(2.0)]
+    assert sample(metrics, "sidecar_rate_limited_requests_total", service="fake") == 0
 
 
 async def test_services_without_a_limit_never_wait() -> None:
