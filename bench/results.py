@@ -21,6 +21,7 @@ class DirectVsSidecar:
 
     @property
     def key(self) -> tuple[int, float, int, bool]:
+        """(inputs per request, provider latency, connections, paced)"""
         return self.inputs, self.latency_ms, self.connections, self.paced_rps is not None
 
     @property
@@ -109,6 +110,13 @@ class Footprint:
     rss_after_mib: float | None = None  # the cache-off sidecar, one second after its last load
 
 
+# Keys of scenario 1's rows (`DirectVsSidecar.key`).
+ONE_INPUT = (1, 0.0, 32, False)
+ONE_INPUT_PACED = (1, 0.0, 32, True)
+ONE_INPUT_ONE_CONNECTION = (1, 0.0, 1, False)
+SIXTEEN_INPUTS = (16, 0.0, 32, False)
+
+
 @dataclass
 class Results:
     direct_vs_sidecar: list[DirectVsSidecar] = field(default_factory=list)
@@ -116,6 +124,9 @@ class Results:
     rate_limited: RateLimited | None = None
     cached: Cached | None = None
     footprint: Footprint = field(default_factory=Footprint)
+
+    def row(self, key: tuple[int, float, int, bool]) -> DirectVsSidecar | None:
+        return next((row for row in self.direct_vs_sidecar if row.key == key), None)
 
 
 @dataclass(frozen=True)
@@ -134,15 +145,14 @@ def _p50_added(name: str, row: DirectVsSidecar | None) -> Target:
 
 def targets(results: Results) -> list[Target]:
     out: list[Target] = []
-    rows = {row.key: row for row in results.direct_vs_sidecar}
-    one = rows.get((1, 0.0, 32, False))
-    sixteen = rows.get((16, 0.0, 32, False))
+    one = results.row(ONE_INPUT)
+    sixteen = results.row(SIXTEEN_INPUTS)
     if one is not None:
         out.append(Target("1 input: sidecar / direct throughput", ">= 50 %", f"{one.ratio:.0%}", one.ratio >= 0.5))
     else:
         out.append(Target("1 input: sidecar / direct throughput", ">= 50 %", "not run", None))
-    out.append(_p50_added("1 input: p50 added, one connection (no queueing)", rows.get((1, 0.0, 1, False))))
-    paced = rows.get((1, 0.0, 32, True))
+    out.append(_p50_added("1 input: p50 added, one connection (no queueing)", results.row(ONE_INPUT_ONE_CONNECTION)))
+    paced = results.row(ONE_INPUT_PACED)
     out.append(_p50_added("1 input: p50 added, 32 connections paced at half the direct throughput", paced))
     out.append(_p50_added("1 input: p50 added, 32 connections as fast as answered (saturated)", one))
     if sixteen is not None:

@@ -27,7 +27,7 @@ from bench.procs import (
     rss_mib,
     status_kib,
 )
-from bench.results import Cached, DirectVsSidecar, Merging, RateLimited, Results
+from bench.results import ONE_INPUT, Cached, DirectVsSidecar, Merging, RateLimited, Results
 from bench.wrk import Load, WrkResult, run_wrk
 
 HOST = "127.0.0.1"
@@ -367,7 +367,7 @@ class Bench:
                 rows.append((1, fast, "bench", 1))
             for inputs, mock, model_id, connections in rows:
                 self.compare(inputs, mock, model_id, connections)
-            saturated = next((row for row in self.results.direct_vs_sidecar if row.key == (1, 0.0, 32, False)), None)
+            saturated = self.results.row(ONE_INPUT)
             if self.options.paced_row and saturated is not None:
                 self.compare(1, fast, "bench", 32, rate=saturated.direct.rps / 2)
 
@@ -425,10 +425,8 @@ class Bench:
             log("scenario 4: scenario 1's single-input traffic, result cache on" if 4 in scenarios else "restart")
             cached_sidecar = self.sidecar = self.start_sidecar("sidecar-cache", cache=True)
             if 4 in scenarios:
-                baseline = next(
-                    (row.sidecar for row in self.results.direct_vs_sidecar if row.key == (1, 0.0, 32)),
-                    None,
-                )
+                baseline_row = self.results.row(ONE_INPUT)
+                baseline = None if baseline_row is None else baseline_row.sidecar
                 self.peak_rss = 0.0
                 load = self.sidecar_load("bench", 1, 32)
                 lookups: dict[str, float] = {}

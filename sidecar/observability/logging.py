@@ -25,7 +25,7 @@ _CREDENTIAL_REPLACEMENT = r"\1 " + REDACTED
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        return _scrub_text(value) if len(value) <= _REMEMBERED_LENGTH else _scrub_new_text(value)
+        return _scrub_text(value)
     if isinstance(value, dict):
         return {k: REDACTED if _is_sensitive(k) else _scrub(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -33,17 +33,23 @@ def _scrub(value: Any) -> Any:
     return value
 
 
-# Most values repeat from line to line (route, method, service, model id, outcome): short ones are remembered.
-_REMEMBERED_LENGTH = 256
+# Most values repeat from line to line (route, method, service, model id, outcome): short strings found clean are
+# remembered, a bounded number of them. Only clean ones: a string that held a credential is never kept.
+_CLEAN_TEXTS: set[str] = set()
+_MAX_CLEAN_TEXTS = 4096
+_MAX_REMEMBERED_LENGTH = 256
 
 
-def _scrub_new_text(value: str) -> str:
+def _scrub_text(value: str) -> str:
+    if value in _CLEAN_TEXTS:
+        return value
     if _MAYBE_CREDENTIAL.search(value) is None:
+        if len(value) <= _MAX_REMEMBERED_LENGTH:
+            if len(_CLEAN_TEXTS) >= _MAX_CLEAN_TEXTS:
+                _CLEAN_TEXTS.clear()
+            _CLEAN_TEXTS.add(value)
         return value
     return _KEY_LIKE_VALUE.sub(REDACTED, _CREDENTIAL_VALUE.sub(_CREDENTIAL_REPLACEMENT, value))
-
-
-_scrub_text = functools.lru_cache(maxsize=4096)(_scrub_new_text)
 
 
 def _is_sensitive(key: object) -> bool:

@@ -75,3 +75,16 @@ def test_no_request_line_above_info() -> None:
     configure_logging("WARNING", "json", stream)
     log_request({"method": "GET", "status": 200})
     assert stream.getvalue() == ""
+
+
+def test_remembered_clean_values_are_bounded_and_never_hold_a_credential() -> None:
+    from sidecar.observability import logging as sidecar_logging
+
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream)
+    for n in range(5000):
+        log_request({"request_id": f"id-{n}", "note": "Bearer abc.def"})
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert len(lines) == 5000 and {line["note"] for line in lines} == {f"Bearer {REDACTED}"}
+    assert len(sidecar_logging._CLEAN_TEXTS) <= sidecar_logging._MAX_CLEAN_TEXTS
+    assert not any("Bearer" in text for text in sidecar_logging._CLEAN_TEXTS)
