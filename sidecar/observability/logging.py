@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import re
@@ -91,16 +92,33 @@ def log_request(fields: dict[str, Any]) -> None:
 def _json_request_line(stream: TextIO) -> Callable[[dict[str, Any]], None]:
     """The request line as the JSON pipeline renders it, written without structlog's per-call machinery.
 
-    It runs on every request, where the general pipeline cost a seventh of the sidecar's CPU.
+    It runs on every request, where the general pipeline cost a seventh of the sidecar's CPU. Inside the event
+    loop the stream is flushed once per loop turn rather than once per line: one write for all the requests a
+    turn finished. Other lines go through the same stream object, so the order of lines is kept.
     """
+    flush_scheduled = False
+
+    def flush() -> None:
+        nonlocal flush_scheduled
+        flush_scheduled = False
+        stream.flush()
 
     def write(fields: dict[str, Any]) -> None:
+        nonlocal flush_scheduled
         event = {**fields, "event": "request", **structlog.contextvars.get_contextvars()}
         event["level"] = "info"
         event["timestamp"] = datetime.now(UTC)
         redact_secrets(None, "", event)
         stream.write(orjson.dumps(event, default=str, option=orjson.OPT_UTC_Z).decode() + "\n")
-        stream.flush()
+        if flush_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            stream.flush()
+            return
+        flush_scheduled = True
+        loop.call_soon(flush)
 
     return write
 

@@ -1,3 +1,4 @@
+import asyncio
 import io
 import json
 
@@ -88,3 +89,21 @@ def test_remembered_clean_values_are_bounded_and_never_hold_a_credential() -> No
     assert len(lines) == 5000 and {line["note"] for line in lines} == {f"Bearer {REDACTED}"}
     assert len(sidecar_logging._CLEAN_TEXTS) <= sidecar_logging._MAX_CLEAN_TEXTS
     assert not any("Bearer" in text for text in sidecar_logging._CLEAN_TEXTS)
+
+
+async def test_request_lines_of_one_loop_turn_are_flushed_once() -> None:
+    class CountingStream(io.StringIO):
+        flushes = 0
+
+        def flush(self) -> None:
+            self.flushes += 1
+            super().flush()
+
+    stream = CountingStream()
+    configure_logging("INFO", "json", stream)
+    for n in range(10):
+        log_request({"request_id": f"id-{n}", "status": 200})
+    assert stream.flushes == 0
+    await asyncio.sleep(0)
+    assert stream.flushes == 1
+    assert [json.loads(line)["request_id"] for line in stream.getvalue().splitlines()] == [f"id-{n}" for n in range(10)]
