@@ -43,7 +43,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     # Requests on one connection share its task's context; request_id is the only key bound, and is rebound here.
     structlog.contextvars.bind_contextvars(request_id=request_id)
     started = time.perf_counter()
-    metrics.in_flight.inc()
+    metrics.requests_in_flight += 1
     status = 500
     try:
         response = await handler(request)
@@ -52,7 +52,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
             response.headers["X-Opaque-Id"] = opaque_id
         return response
     finally:
-        metrics.in_flight.dec()
+        metrics.requests_in_flight -= 1
         duration = time.perf_counter() - started
         route = _route_name(request)
         service = request.get(SERVICE_NAME, "")

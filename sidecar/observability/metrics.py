@@ -18,7 +18,10 @@ class Metrics:
             "sidecar_request_seconds", "HTTP request latency", ["route", "method"], buckets=LATENCY_BUCKETS,
             registry=r,
         )
-        self.in_flight = Gauge("sidecar_requests_in_flight", "HTTP requests being served", registry=r)
+        # A plain count, read when scraped: a Gauge's inc() and dec() take a lock on every request.
+        self.requests_in_flight = 0
+        in_flight = Gauge("sidecar_requests_in_flight", "HTTP requests being served", registry=r)
+        in_flight.set_function(lambda: self.requests_in_flight)
         self.provider_seconds = Histogram(
             "sidecar_provider_call_seconds", "Latency of provider and ML inference calls", ["service", "outcome"],
             buckets=LATENCY_BUCKETS, registry=r,

@@ -33,7 +33,7 @@ async def test_metrics_cover_requests_provider_calls_and_caches(sidecar: Client,
     assert 'sidecar_provider_calls_total{outcome="success",service="openai"}' in text
     assert "sidecar_provider_call_seconds_bucket" in text
     assert "sidecar_request_seconds_bucket" in text
-    assert "sidecar_requests_in_flight" in text
+    assert "\nsidecar_requests_in_flight 1.0\n" in text  # the scrape itself
     assert 'sidecar_privilege_cache_lookups_total{result="hit"}' in text
     assert 'sidecar_model_cache_lookups_total{result="hit"} 1.0' in text
     assert 'sidecar_model_cache_lookups_total{result="miss"} 1.0' in text
