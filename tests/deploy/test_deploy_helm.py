@@ -575,7 +575,7 @@ def test_termination_grace_outlasts_shutdown(chart: helm_python.Chart, values: d
 
 
 # Settings a Kubernetes deployment cannot do without; the chart wires these whatever else it offers.
-# (The chart also maps every other setting under `config`; one it lacks still works with `extraEnv`.)
+# (The chart also maps every other setting under `config`: checked below. `extraEnv` can add anything.)
 DEPLOYMENT_SETTINGS = {
     "SIDECAR_ES_URL", "SIDECAR_ES_API_KEY", "SIDECAR_ES_CA_CERTS", "SIDECAR_ES_VERIFY_CERTS", "SIDECAR_HOST",
     "SIDECAR_PORT", "SIDECAR_SECRETS_KEY", "SIDECAR_SECRETS_OLD_KEYS", "SIDECAR_INDEX_PREFIX",
@@ -596,6 +596,7 @@ def test_chart_sets_only_settings_the_application_reads(rendered: dict[str, list
     assert DEPLOYMENT_SETTINGS - production == set()
     basic = set(env_of(the(rendered["created-secret"], "Deployment")))
     assert {"SIDECAR_ES_USERNAME", "SIDECAR_ES_PASSWORD"} <= basic
+    assert fields - production - basic == set(), "settings the chart offers no value for"
 
 
 @pytest.mark.parametrize("values_name", list(VALUE_SETS))
