@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from sidecar.domain.errors import ElasticsearchError
+from sidecar.domain.errors import ElasticsearchError, ProviderError
 from sidecar.engine.rate_limit import RateLimitQueueFull, TokenBucket, requests_per_minute
 from sidecar.engine.replicas import StaticReplicaCounter
 
@@ -141,3 +141,19 @@ async def test_forget_drops_the_limiter() -> None:
 
     assert await engine.infer(service, make_model(), ["b"]) == vectors(["b"])
     assert clock.sleeps == []
+
+
+async def test_each_retry_waits_for_its_own_turn() -> None:
+    clock = FakeClock()
+    engine, metrics = make_engine(clock, StaticReplicaCounter(2), rate_limit_queue=1)
+    service = RateLimitedService(
+        failures=[ProviderError("Received a server error status code", status=500, retryable=True)]
+    )
+
+    assert await engine.infer(service, make_model(), ["a"]) == vectors(["a"])
+
+    # 30 calls a minute on this replica: the first attempt spent the token, so whatever the backoff's jitter (up
+    # to 1 s), the retry goes when the next token is there, 2 s after the first.
+    assert service.calls == [["a"], ["a"]]
+    assert clock.now == pytest.approx(1002.0)
+    assert sample(metrics, "sidecar_provider_retries_total", service="fake") == 1
