@@ -67,7 +67,8 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
                     "status": status,
                     "duration_ms": round(duration * 1000, 3),
                     "outcome": "success" if status < 400 else "error",
-                }
+                },
+                request_id,
             )
 
 

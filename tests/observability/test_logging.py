@@ -59,7 +59,7 @@ def test_the_request_line_is_what_the_pipeline_would_write() -> None:
         configure_logging("INFO", log_format, stream)
         structlog.contextvars.bind_contextvars(request_id="Bearer abc.def")
         get_logger("sidecar.request").info("request", **fields)
-        log_request(fields)
+        log_request(fields, "Bearer abc.def")
         structlog.contextvars.clear_contextvars()
         by_pipeline, fast = stream.getvalue().splitlines()
         if log_format == "json":
@@ -74,7 +74,7 @@ def test_the_request_line_is_what_the_pipeline_would_write() -> None:
 def test_no_request_line_above_info() -> None:
     stream = io.StringIO()
     configure_logging("WARNING", "json", stream)
-    log_request({"method": "GET", "status": 200})
+    log_request({"method": "GET", "status": 200}, "id-1")
     assert stream.getvalue() == ""
 
 
@@ -84,7 +84,7 @@ def test_remembered_clean_values_are_bounded_and_never_hold_a_credential() -> No
     stream = io.StringIO()
     configure_logging("INFO", "json", stream)
     for n in range(5000):
-        log_request({"request_id": f"id-{n}", "note": "Bearer abc.def"})
+        log_request({"note": "Bearer abc.def"}, f"id-{n}")
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert len(lines) == 5000 and {line["note"] for line in lines} == {f"Bearer {REDACTED}"}
     assert len(sidecar_logging._CLEAN_TEXTS) <= sidecar_logging._MAX_CLEAN_TEXTS
@@ -102,7 +102,7 @@ async def test_request_lines_of_one_loop_turn_are_flushed_once() -> None:
     stream = CountingStream()
     configure_logging("INFO", "json", stream)
     for n in range(10):
-        log_request({"request_id": f"id-{n}", "status": 200})
+        log_request({"status": 200}, f"id-{n}")
     assert stream.flushes == 0
     await asyncio.sleep(0)
     assert stream.flushes == 1
