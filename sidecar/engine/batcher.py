@@ -179,6 +179,7 @@ class Batcher:
         try:
             await self._gate(batch.key, batch.service, batch.model)
         except Exception as error:
+            self._close(batch)
             _fail(batch.entries, error)
             return
         finally:

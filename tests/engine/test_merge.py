@@ -232,3 +232,25 @@ async def test_a_batch_whose_callers_left_before_it_started_takes_no_one_else() 
 
     assert await asyncio.wait_for(kept, 1.0) == vectors(["kept"])
     assert calls == [["kept"]]
+
+
+async def test_a_request_right_after_a_refused_call_gets_its_own_answer() -> None:
+    async def run(_key: BatchKey, _service: InferenceService, _model: Model, texts: list[str]) -> list[Embedding]:
+        return list(vectors(texts))
+
+    refusal = ElasticsearchError(429, "status_exception", "Rate limit exceeded")
+
+    async def refuse(_key: BatchKey, _service: InferenceService, _model: Model) -> None:
+        raise refusal
+
+    batcher = Batcher(0.0, run, lambda _service, _requests: None, max_merged=4, gate=refuse)
+    service, model, key = FakeService(), make_model(), ("my-model", "fingerprint")
+    first = batcher.submit(key, service, model, ["a"], 10, object())
+    await asyncio.sleep(0)  # the batch is due: its task runs next turn
+    later: list[asyncio.Future[list[Embedding]]] = []
+    # Queued behind the task's first step, so it runs in the same turn as the refusal, before anything else.
+    asyncio.get_running_loop().call_soon(lambda: later.append(batcher.submit(key, service, model, ["b"], 10, object())))
+    await settle()
+
+    assert first.exception() is refusal
+    assert later[0].exception() is refusal  # refused in its own right, not failed along with a batch that is over
