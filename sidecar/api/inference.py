@@ -19,7 +19,9 @@ from sidecar.domain.model import Model
 from sidecar.domain.results import results_body
 from sidecar.domain.service import InferenceService
 from sidecar.domain.task_type import TaskType
+from sidecar.es.pipelines import pipelines_using
 from sidecar.observability.logging import get_logger
+from sidecar.security.credentials import credentials_of
 
 log = get_logger("sidecar.inference")
 ALL_IDS = ("_all", "*")
@@ -128,9 +130,14 @@ async def delete_model(request: web.Request) -> web.Response:
         raise components.messages.task_type_mismatch(task_type, config.task_type)
     service = components.service_for(config)
     request[SERVICE_NAME] = service.name
-    if dialect == "8.15" and flag(request, "dry_run"):
-        # The sidecar's account cannot read ingest pipelines, so it reports none.
-        return json_response(request, {"acknowledged": False, "pipelines": []})
+    if dialect == "8.15" and (flag(request, "dry_run") or not flag(request, "force")):
+        credentials = credentials_of(request)
+        header = None if credentials is None else credentials.header
+        pipelines = await pipelines_using(components.es, header, model_id)
+        if flag(request, "dry_run"):
+            return json_response(request, {"acknowledged": False, "pipelines": pipelines})
+        if pipelines:
+            raise components.messages.referenced_by_pipelines(model_id)
     await asyncio.shield(_delete(components, service, Model(config)))
     body: dict[str, Any] = {"acknowledged": True}
     if dialect == "8.15":

@@ -33,7 +33,7 @@ async def get_pipeline(req: EsRequest) -> EsResponse:
         for pipeline_id, pipeline in sorted(req.state.pipelines.items())
         if any(name_matches(pipeline_id, pattern) for pattern in wanted)
     }
-    if not found and req.path_params.get("id"):
+    if not found:  # also when no pipeline exists at all (GetPipelineResponse.status)
         return EsResponse(status=404, body={})
     if req.flag("summary"):
         found = {pipeline_id: {} for pipeline_id in found}

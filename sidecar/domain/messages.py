@@ -47,3 +47,13 @@ class Messages:
     @staticmethod
     def store_failed(model_id: str) -> ElasticsearchError:
         return ElasticsearchError(500, "status_exception", f"Failed to store inference model [{model_id}]")
+
+    @staticmethod
+    def referenced_by_pipelines(model_id: str) -> ElasticsearchError:
+        """8.15 (its only dialect with the check) still says "Model" here."""
+        return ElasticsearchError(
+            403,
+            "status_exception",
+            f"Model {model_id} is referenced by pipelines and cannot be deleted. Use `force` to delete it anyway, "
+            "or use `dry_run` to list the pipelines that reference it.",
+        )

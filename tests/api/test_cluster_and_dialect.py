@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from tests.api.conftest import ADMIN, ELASTIC, ELSER_BODY, Provider, es_error, openai_body
+from tests.api.conftest import ADMIN, ELASTIC, ELSER_BODY, MONITOR, Provider, es_error, openai_body
 
 Client = TestClient[web.Request, web.Application]
 
@@ -114,6 +114,64 @@ class TestDryRun:
         response = await sidecar.delete("/_inference/e?dry_run=true", headers=ADMIN)
         assert await response.json() == {"acknowledged": False, "pipelines": []}
         assert (await sidecar.get("/_inference/e", headers=ADMIN)).status == 200
+
+    async def test_an_endpoint_used_by_pipelines_is_deleted_only_when_forced(
+        self, sidecar: Client, cluster: Any, openai_provider: Provider
+    ) -> None:
+        body = openai_body(openai_provider)
+        assert (await sidecar.put("/_inference/text_embedding/e", json=body, headers=ADMIN)).status == 200
+        response = await sidecar.delete("/_inference/e?dry_run=true", headers=ADMIN)  # no pipeline uses it yet
+        assert await response.json() == {"acknowledged": False, "pipelines": []}
+        uses_e = {"processors": [{"set": {"field": "a", "value": 1, "on_failure": [{"inference": {"model_id": "e"}}]}}]}
+        uses_other = {"processors": [{"inference": {"model_id": "other"}}]}
+        pipelines = {"uses-e": uses_e, "also-e": uses_e, "uses-other": uses_other}
+        async with aiohttp.ClientSession(headers=ELASTIC) as session:
+            for pipeline_id, pipeline in pipelines.items():
+                async with session.put(f"{cluster.url}/_ingest/pipeline/{pipeline_id}", json=pipeline) as put:
+                    assert put.status == 200
+            try:
+                await self._deleted_only_when_forced(sidecar)
+            finally:  # pipelines are cluster-wide: none is left behind on a real cluster
+                for pipeline_id in pipelines:
+                    async with session.delete(f"{cluster.url}/_ingest/pipeline/{pipeline_id}") as deleted:
+                        assert deleted.status == 200
+
+    @staticmethod
+    async def _deleted_only_when_forced(sidecar: Client) -> None:
+        response = await sidecar.delete("/_inference/e?dry_run=true", headers=ADMIN)
+        assert (response.status, await response.json()) == (200, {"acknowledged": False, "pipelines": ["also-e", "uses-e"]})
+        response = await sidecar.delete("/_inference/text_embedding/e", headers=ADMIN)
+        reason = (
+            "Model e is referenced by pipelines and cannot be deleted. Use `force` to delete it anyway, "
+            "or use `dry_run` to list the pipelines that reference it."
+        )
+        assert (response.status, await response.json()) == (403, es_error(403, "status_exception", reason))
+        assert (await sidecar.get("/_inference/e", headers=ADMIN)).status == 200
+
+        response = await sidecar.delete("/_inference/e?force=true", headers=ADMIN)
+        assert (response.status, await response.json()) == (200, {"acknowledged": True, "pipelines": []})
+        assert (await sidecar.get("/_inference/e", headers=ADMIN)).status == 404
+
+
+class TestPipelinesReadAsTheCaller:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"api_compat": "8.15", "privilege_delete": "monitor"}
+
+    async def test_a_caller_who_cannot_read_pipelines_is_told_by_the_cluster(
+        self, sidecar: Client, openai_provider: Provider
+    ) -> None:
+        body = openai_body(openai_provider)
+        assert (await sidecar.put("/_inference/text_embedding/e", json=body, headers=ADMIN)).status == 200
+        response = await sidecar.delete("/_inference/e", headers=MONITOR)
+        reason = (
+            "action [cluster:admin/ingest/pipeline/get] is unauthorized for user [monitor_user] with effective roles "
+            "[monitor], this action is granted by the cluster privileges "
+            "[read_pipeline,manage_ingest_pipelines,manage_pipeline,manage,all]"
+        )
+        assert (response.status, await response.json()) == (403, es_error(403, "security_exception", reason))
+        response = await sidecar.delete("/_inference/e?force=true", headers=MONITOR)  # force reads no pipeline
+        assert (response.status, await response.json()) == (200, {"acknowledged": True, "pipelines": []})
 
 
 async def test_readiness_follows_the_cluster(sidecar: Client, cluster: Any) -> None:

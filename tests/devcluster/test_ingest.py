@@ -115,6 +115,8 @@ async def test_pipeline_errors(es: AsyncElasticsearch, raw: Any) -> None:
     assert no_pipeline.value.body["error"]["reason"] == "pipeline with id [missing] does not exist"
     status, body, _ = await raw("GET", "/_ingest/pipeline/missing")
     assert (status, body) == (404, {})
+    status, body, _ = await raw("GET", "/_ingest/pipeline")  # none at all: ES's GetPipelineResponse is 404 too
+    assert (status, body) == (404, {})
     with pytest.raises(NotFoundError) as delete_missing:
         await es.ingest.delete_pipeline(id="missing")
     assert delete_missing.value.body["error"]["reason"] == "pipeline [missing] is missing"
