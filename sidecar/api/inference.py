@@ -14,8 +14,8 @@ from sidecar.api.inference_body import read_inference_request
 from sidecar.api.keys import COMPONENTS, MODEL_ID, SERVICE_NAME
 from sidecar.api.params import check_params, flag, parse_time_value
 from sidecar.components import Components
-from sidecar.domain.errors import status_exception
-from sidecar.domain.model import Model
+from sidecar.domain.errors import ElasticsearchError, status_exception
+from sidecar.domain.model import Model, ModelConfig
 from sidecar.domain.results import results_body
 from sidecar.domain.service import InferenceService
 from sidecar.domain.task_type import TaskType
@@ -75,10 +75,13 @@ async def _create(components: Components, service: InferenceService, model: Mode
 
     Shielded from the caller's disconnect so that a half-done creation is always cleaned up.
     """
-    await components.store.claim(model.config)
+    leftover = await components.store.claim(model.config)
     started = False
     try:
+        if leftover is not None:
+            await _stop_leftover(components, leftover)
         model = await service.prepare(model)
+        await components.store.mark_starting(model.config)
         await service.start(model)
         started = True
         await components.store.commit(model.config, model.secrets)
@@ -89,6 +92,17 @@ async def _create(components: Components, service: InferenceService, model: Mode
     components.models.invalidate(model.model_id)
     log.info("model created", model_id=model.model_id, service=service.name, task_type=model.task_type.value)
     return model
+
+
+async def _stop_leftover(components: Components, config: ModelConfig) -> None:
+    """A PUT of this id crashed after it began to start its service: stop what it may have left running."""
+    try:
+        await components.service_for(config).stop(Model(config))
+    except ElasticsearchError as error:
+        if error.status != 404:  # 404: nothing was left running
+            log.warning("could not stop what a crashed create left", model_id=config.model_id, status=error.status)
+        return
+    log.info("stopped what a crashed create left behind", model_id=config.model_id, service=config.service)
 
 
 async def _undo_create(components: Components, service: InferenceService, model: Model, started: bool) -> None:

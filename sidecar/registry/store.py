@@ -1,9 +1,11 @@
 """The model store: configurations and encrypted secrets in the sidecar's hidden indices.
 
 A PUT first claims the id with a create-only configuration document in state `creating`; that
-claim decides which of two concurrent PUTs wins. Secrets are written next, and only then does the
+claim decides which of two concurrent PUTs wins. Before the service starts anything outside the sidecar
+(an ELSER deployment) the claim turns `starting`. Secrets are written next, and only then does the
 configuration turn `ready`. Reads see `ready` documents only, so a definition is never half visible.
-A claim left behind by a crash is taken over once it is older than the claim lease.
+A claim left behind by a crash is taken over once it is older than the claim lease; when it was
+`starting`, the taker is told, so that it can stop what the crashed PUT may have started.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sidecar.registry.indices import IndexNames
 
 READY = "ready"
 CREATING = "creating"
+STARTING = "starting"
 MAX_LISTED = 10_000
 
 
@@ -49,18 +52,36 @@ class ModelStore:
         self.messages = messages
         self.claim_lease = claim_lease
 
-    async def claim(self, config: ModelConfig) -> None:
-        """Reserve the id, create-only. Raises the ES "already exists" error when another definition holds it."""
+    async def claim(self, config: ModelConfig) -> ModelConfig | None:
+        """Reserve the id, create-only. Raises the ES "already exists" error when another definition holds it.
+
+        Returns the configuration of a stale claim taken over on the way that had reached `starting`: what its PUT
+        may have started is still running.
+        """
+        leftover = None
         for _ in range(2):
             async with es_errors():
                 try:
                     await self._create_claim(config)
-                    return
+                    return leftover
                 except ConflictError:
                     pass
-            if not await self._take_over_stale_claim(config.model_id):
+            stale = await self._take_over_stale_claim(config.model_id)
+            if stale is None:
                 break
+            if stale.get("state") == STARTING:
+                leftover = config_from_document(stale)
         raise self.messages.already_exists(config.model_id)
+
+    async def mark_starting(self, config: ModelConfig) -> None:
+        """The claim's PUT is about to start something outside the sidecar; the lease starts again."""
+        async with es_errors():
+            await self.es.index(
+                index=self.names.configs,
+                id=document_id(config.model_id),
+                document=self._config_document(config, STARTING),
+                refresh=True,
+            )
 
     async def commit(self, config: ModelConfig, secrets: dict[str, Any]) -> None:
         """Write the secrets, then make the configuration visible."""
@@ -120,14 +141,15 @@ class ModelStore:
             refresh=True,
         )
 
-    async def _take_over_stale_claim(self, model_id: str) -> bool:
+    async def _take_over_stale_claim(self, model_id: str) -> dict[str, Any] | None:
+        """The claim document removed (empty when it had gone already), or None when the id is held."""
         source = await self._get_source(self.names.configs, model_id)
         if source is None:
-            return True
-        if source.get("state") == CREATING and _age_seconds(source) > self.claim_lease:
+            return {}
+        if source.get("state") in (CREATING, STARTING) and _age_seconds(source) > self.claim_lease:
             await self.remove(model_id)
-            return True
-        return False
+            return source
+        return None
 
     async def _get_source(self, index: str, model_id: str) -> dict[str, Any] | None:
         async with es_errors():

@@ -192,6 +192,51 @@ async def test_a_claim_left_by_a_crash_is_taken_over(
         await client.close()
 
 
+async def crash_after_start(cluster: Any, model_id: str, state: str) -> None:
+    """What a sidecar that died in the middle of an ELSER PUT leaves: its deployment runs, its claim is `state`."""
+    claim = {
+        "model_id": model_id, "task_type": "sparse_embedding", "service": "elser",
+        "service_settings": ELSER_BODY["service_settings"], "task_settings": {}, "state": state,
+        "created_at": int((time.time() - 3600) * 1000),
+    }
+    await put_document(cluster, ".sidecar-inference-models", f"model_{model_id}", claim)
+    async with aiohttp.ClientSession(headers=ELASTIC) as session, session.delete(
+        f"{cluster.url}/.sidecar-inference-secrets/_doc/model_{model_id}?refresh=true"
+    ) as deleted:
+        assert deleted.status == 200
+
+
+async def test_a_deployment_left_by_a_crashed_put_is_stopped_by_the_next(make_settings: Any, cluster: Any) -> None:
+    client = await start_sidecar(make_settings(es_ml_timeout=1.0))
+    try:
+        assert (await client.put("/_inference/sparse_embedding/e", json=ELSER_BODY, headers=ADMIN)).status == 200
+        await crash_after_start(cluster, "e", "starting")
+        assert (await client.get("/_inference/e", headers=ADMIN)).status == 404
+
+        response = await client.put("/_inference/sparse_embedding/e", json=ELSER_BODY, headers=ADMIN)
+
+        assert response.status == 200
+        response = await client.post("/_inference/e", json={"input": "the sky"}, headers=ADMIN)
+        assert response.status == 200
+    finally:
+        await client.close()
+
+
+async def test_a_deployment_a_crashed_put_never_started_is_not_its_to_stop(make_settings: Any, cluster: Any) -> None:
+    # The claim never reached `starting`: a deployment with the id is someone else's, and ES's refusal stands.
+    client = await start_sidecar(make_settings(es_ml_timeout=1.0))
+    try:
+        assert (await client.put("/_inference/sparse_embedding/e", json=ELSER_BODY, headers=ADMIN)).status == 200
+        await crash_after_start(cluster, "e", "creating")
+
+        response = await client.put("/_inference/sparse_embedding/e", json=ELSER_BODY, headers=ADMIN)
+
+        reason = "Could not start model deployment because an existing deployment with the same id [e] exist"
+        assert (response.status, await response.json()) == (400, es_error(400, "status_exception", reason))
+    finally:
+        await client.close()
+
+
 async def test_a_fresh_claim_means_another_put_is_running(make_settings: Any, cluster: Any, openai_provider: Provider) -> None:
     client = await start_sidecar(make_settings())
     try:
