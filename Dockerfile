@@ -24,8 +24,9 @@ WORKDIR /src
 RUN python -m venv /opt/venv
 
 # Dependencies first, in their own layer: it is rebuilt only when the pins or pyproject.toml change.
+# Hash-checking mode: every file must match a sha256 from requirements.lock.
 COPY pyproject.toml requirements.lock ./
-RUN /opt/venv/bin/pip install --no-cache-dir -r requirements.lock
+RUN /opt/venv/bin/pip install --no-cache-dir --require-hashes -r requirements.lock
 
 # The project itself, as a wheel installed without dependencies (all of them are already pinned
 # above); `pip check` fails the build if the lock no longer satisfies pyproject.toml.

