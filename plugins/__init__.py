@@ -9,4 +9,5 @@ BUILTIN_SERVICES: dict[str, str] = {
     "elser": "plugins.elser:ElserService",
     "openai": "plugins.openai:OpenAiService",
     "hugging_face": "plugins.hugging_face:HuggingFaceService",
+    "hugging_face_elser": "plugins.hugging_face:HuggingFaceElserService",
 }

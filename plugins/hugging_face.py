@@ -1,7 +1,8 @@
-"""The `hugging_face` service (ES 8.12): a Hugging Face Inference Endpoint.
+"""The `hugging_face` and `hugging_face_elser` services (ES 8.12): a Hugging Face Inference Endpoint.
 
-`text_embedding` (ES `HuggingFaceEmbeddingsModel`) and `sparse_embedding` (ES `HuggingFaceElserModel`: an ELSER
-model served by the endpoint). ES classes mirrored: `HuggingFaceBaseService`, `HuggingFaceService`,
+`hugging_face`: `text_embedding` (ES `HuggingFaceEmbeddingsModel`) and `sparse_embedding` (ES
+`HuggingFaceElserModel`: an ELSER model served by the endpoint); `hugging_face_elser` (ES `HuggingFaceElserService`):
+`sparse_embedding` only, the same way. ES classes mirrored: `HuggingFaceBaseService`, `HuggingFaceService`,
 `HuggingFaceServiceSettings`, `HuggingFaceElserServiceSettings`, `DefaultSecretSettings`,
 `HuggingFaceInferenceRequestEntity`, `HuggingFaceResponseHandler`, `HuggingFaceEmbeddingsResponseEntity`,
 `HuggingFaceElserResponseEntity`.
@@ -60,6 +61,7 @@ __all__ = [
 ]
 
 NAME = "hugging_face"
+ELSER_NAME = "hugging_face_elser"
 DEFAULT_SIMILARITY = "cosine"
 MISSING_EMBEDDINGS = "Failed to find required field [embeddings] in Hugging Face embeddings response"
 BAD_SPARSE_RESPONSE = "Failed to parse the Hugging Face ELSER response: expected an array of token-weight objects"
@@ -160,9 +162,9 @@ class HuggingFaceService(InferenceService):
         else:
             settings = HuggingFaceElserServiceSettings.from_request(service_map)
         secrets = ApiKeySecrets.from_request(service_map)
-        throw_if_not_empty(config, NAME)
-        throw_if_not_empty(service_map, NAME)
-        return Model(ModelConfig(model_id, task_type, NAME, settings.to_public(), {}), secrets.to_secrets())
+        throw_if_not_empty(config, self.name)
+        throw_if_not_empty(service_map, self.name)
+        return Model(ModelConfig(model_id, task_type, self.name, settings.to_public(), {}), secrets.to_secrets())
 
     def parse_stored(self, config: ModelConfig, secrets: dict[str, Any]) -> Model:
         if config.task_type is TaskType.TEXT_EMBEDDING:
@@ -208,6 +210,11 @@ class HuggingFaceService(InferenceService):
         if dense:
             return list(results)
         return [SparseEmbedding(weights, flag) for weights, flag in zip(results, truncated, strict=True)]
+
+
+class HuggingFaceElserService(HuggingFaceService):
+    name: ClassVar[str] = ELSER_NAME
+    task_types: ClassVar[frozenset[TaskType]] = frozenset({TaskType.SPARSE_EMBEDDING})
 
 
 def status_error(response: UpstreamResponse, api_key: str) -> ProviderError:

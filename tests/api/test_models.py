@@ -9,6 +9,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from sidecar.testing.mock_providers import mock_sparse_embedding
 from tests.api.conftest import ADMIN, ELASTIC, ELSER_BODY, HF_KEY, OPENAI_KEY, Provider, es_error, openai_body
 
 Client = TestClient[web.Request, web.Application]
@@ -128,6 +129,33 @@ async def test_hugging_face_lifecycle(sidecar: Client, hf_provider: Provider) ->
     assert len((await response.json())["text_embedding"][0]["embedding"]) == 4
     sent = hf_provider.config.last_request
     assert sent is not None and sent.body == {"inputs": ["hello"]}
+
+
+async def test_hugging_face_elser_lifecycle(sidecar: Client, hf_provider: Provider) -> None:
+    hf_provider.config.hf_response_shape = "sparse"
+    body = {"service": "hugging_face_elser", "service_settings": {"api_key": HF_KEY, "url": hf_provider.url}}
+    response = await sidecar.put("/_inference/sparse_embedding/hf-elser", json=body, headers=ADMIN)
+    assert (response.status, await response.json()) == (
+        200,
+        {
+            "model_id": "hf-elser",
+            "task_type": "sparse_embedding",
+            "service": "hugging_face_elser",
+            "service_settings": {"url": hf_provider.url},
+            "task_settings": {},
+        },
+    )
+    assert hf_provider.config.calls == 0  # no probe for sparse embeddings
+    response = await sidecar.post("/_inference/sparse_embedding/hf-elser", json={"input": "the sky"}, headers=ADMIN)
+    assert (response.status, await response.json()) == (
+        200,
+        {"sparse_embedding": [{"is_truncated": False, "embedding": mock_sparse_embedding("the sky")}]},
+    )
+    response = await sidecar.put("/_inference/text_embedding/hf-dense", json=body, headers=ADMIN)
+    assert (response.status, await response.json()) == (
+        400,
+        es_error(400, "status_exception", "The [hugging_face_elser] service does not support task type [text_embedding]"),
+    )
 
 
 async def test_listing_is_sorted_and_filtered_by_task_type(sidecar: Client, openai_provider: Provider) -> None:
