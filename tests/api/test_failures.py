@@ -167,6 +167,11 @@ async def test_a_model_deleted_through_one_replica_stops_everywhere_within_the_t
         await second.close()
 
 
+def sidecar_index(cluster: Any, kind: str) -> str:
+    """The sidecar's `models` or `secrets` alias on this cluster (a real one gives each test its own prefix)."""
+    return f"{getattr(cluster, 'index_prefix', '.sidecar-inference')}-{kind}"
+
+
 async def put_document(cluster: Any, index: str, doc_id: str, document: dict[str, Any]) -> None:
     async with aiohttp.ClientSession(headers=ELASTIC) as session, session.put(
         f"{cluster.url}/{index}/_doc/{doc_id}?refresh=true", json=document
@@ -183,7 +188,7 @@ async def test_a_claim_left_by_a_crash_is_taken_over(
             "model_id": "o", "task_type": "text_embedding", "service": "openai", "service_settings": {},
             "task_settings": {}, "state": "creating", "created_at": int((time.time() - 3600) * 1000),
         }
-        await put_document(cluster, ".sidecar-inference-models", "model_o", stale)
+        await put_document(cluster, sidecar_index(cluster, "models"), "model_o", stale)
         assert await (await client.get("/_inference/_all", headers=ADMIN)).json() == {"models": []}
         assert (await client.post("/_inference/o", json={"input": "a"}, headers=ADMIN)).status == 404
         response = await client.put("/_inference/text_embedding/o", json=openai_body(openai_provider), headers=ADMIN)
@@ -199,9 +204,9 @@ async def crash_after_start(cluster: Any, model_id: str, state: str) -> None:
         "service_settings": ELSER_BODY["service_settings"], "task_settings": {}, "state": state,
         "created_at": int((time.time() - 3600) * 1000),
     }
-    await put_document(cluster, ".sidecar-inference-models", f"model_{model_id}", claim)
+    await put_document(cluster, sidecar_index(cluster, "models"), f"model_{model_id}", claim)
     async with aiohttp.ClientSession(headers=ELASTIC) as session, session.delete(
-        f"{cluster.url}/.sidecar-inference-secrets/_doc/model_{model_id}?refresh=true"
+        f"{cluster.url}/{sidecar_index(cluster, 'secrets')}/_doc/model_{model_id}?refresh=true"
     ) as deleted:
         assert deleted.status == 200
 
@@ -244,7 +249,7 @@ async def test_a_fresh_claim_means_another_put_is_running(make_settings: Any, cl
             "model_id": "o", "task_type": "text_embedding", "service": "openai", "service_settings": {},
             "task_settings": {}, "state": "creating", "created_at": int(time.time() * 1000),
         }
-        await put_document(cluster, ".sidecar-inference-models", "model_o", claim)
+        await put_document(cluster, sidecar_index(cluster, "models"), "model_o", claim)
         response = await client.put("/_inference/text_embedding/o", json=openai_body(openai_provider), headers=ADMIN)
         assert (response.status, await response.json()) == (
             400, es_error(400, "resource_already_exists_exception", "Inference model [o] already exists")
@@ -256,7 +261,7 @@ async def test_a_fresh_claim_means_another_put_is_running(make_settings: Any, cl
 async def test_missing_secrets_are_an_invalid_state(sidecar: Client, cluster: Any, openai_provider: Provider) -> None:
     assert (await sidecar.put("/_inference/text_embedding/o", json=openai_body(openai_provider), headers=ADMIN)).status == 200
     async with aiohttp.ClientSession(headers=ELASTIC) as session, session.delete(
-        f"{cluster.url}/.sidecar-inference-secrets/_doc/model_o?refresh=true"
+        f"{cluster.url}/{sidecar_index(cluster, 'secrets')}/_doc/model_o?refresh=true"
     ) as deleted:
         assert deleted.status == 200
     response = await sidecar.post("/_inference/text_embedding/o", json={"input": "a"}, headers=ADMIN)
