@@ -144,11 +144,12 @@ async def delete_model(request: web.Request) -> web.Response:
         raise components.messages.task_type_mismatch(task_type, config.task_type)
     service = components.service_for(config)
     request[SERVICE_NAME] = service.name
-    if dialect == "8.15" and (flag(request, "dry_run") or not flag(request, "force")):
+    dry_run = flag(request, "dry_run")  # both flags are 8.15 parameters: check_params refuses them in 8.12
+    if dialect == "8.15" and (dry_run or not flag(request, "force")):
         credentials = credentials_of(request)
         header = None if credentials is None else credentials.header
         pipelines = await pipelines_using(components.es, header, model_id)
-        if flag(request, "dry_run"):
+        if dry_run:
             return json_response(request, {"acknowledged": False, "pipelines": pipelines})
         if pipelines:
             raise components.messages.referenced_by_pipelines(model_id)

@@ -66,7 +66,7 @@ def _is_sensitive_name(key: str) -> bool:
 def redact_secrets(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Blank out values under secret-looking keys, and credentials embedded in strings."""
     for key, value in event_dict.items():  # values are replaced, never added: the iteration stays valid
-        if isinstance(key, str) and _is_sensitive_name(key):
+        if _is_sensitive(key):
             event_dict[key] = REDACTED
         elif isinstance(value, str | dict | list | tuple):
             event_dict[key] = _scrub(value)
@@ -82,6 +82,10 @@ RequestLine = Callable[[dict[str, Any], str], None]
 
 def _structlog_request_line(fields: dict[str, Any], _request_id: str) -> None:
     structlog.get_logger("sidecar.request").info("request", **fields)  # request_id: bound in the context
+
+
+def _skip_request_line(_fields: dict[str, Any], _request_id: str) -> None:
+    return None
 
 
 _request_line: RequestLine = _structlog_request_line
@@ -158,10 +162,6 @@ def configure_logging(level: str = "INFO", log_format: str = "json", stream: Any
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
-
-
-def _skip_request_line(_fields: dict[str, Any], _request_id: str) -> None:
-    return None
 
 
 class _StdlibBridge(logging.Formatter):
