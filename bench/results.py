@@ -143,24 +143,22 @@ def _p50_added(name: str, row: DirectVsSidecar | None) -> Target:
     return Target(name, "<= 2 ms", f"{row.p50_added_ms:+.2f} ms", row.p50_added_ms <= 2.0)
 
 
+def _throughput(name: str, minimum: float, row: DirectVsSidecar | None) -> Target:
+    goal = f">= {minimum:.0%}".replace("%", " %")
+    if row is None:
+        return Target(name, goal, "not run", None)
+    return Target(name, goal, f"{row.ratio:.0%}", row.ratio >= minimum)
+
+
 def targets(results: Results) -> list[Target]:
     out: list[Target] = []
     one = results.row(ONE_INPUT)
-    sixteen = results.row(SIXTEEN_INPUTS)
-    if one is not None:
-        out.append(Target("1 input: sidecar / direct throughput", ">= 50 %", f"{one.ratio:.0%}", one.ratio >= 0.5))
-    else:
-        out.append(Target("1 input: sidecar / direct throughput", ">= 50 %", "not run", None))
+    out.append(_throughput("1 input: sidecar / direct throughput", 0.5, one))
     out.append(_p50_added("1 input: p50 added, one connection (no queueing)", results.row(ONE_INPUT_ONE_CONNECTION)))
     paced = results.row(ONE_INPUT_PACED)
     out.append(_p50_added("1 input: p50 added, 32 connections paced at half the direct throughput", paced))
     out.append(_p50_added("1 input: p50 added, 32 connections as fast as answered (saturated)", one))
-    if sixteen is not None:
-        out.append(
-            Target("16 inputs: sidecar / direct throughput", ">= 40 %", f"{sixteen.ratio:.0%}", sixteen.ratio >= 0.4)
-        )
-    else:
-        out.append(Target("16 inputs: sidecar / direct throughput", ">= 40 %", "not run", None))
+    out.append(_throughput("16 inputs: sidecar / direct throughput", 0.4, results.row(SIXTEEN_INPUTS)))
     merging = results.merging
     if merging is not None:
         out.append(

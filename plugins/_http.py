@@ -289,18 +289,36 @@ def unparsable(failed_to_send: str, reason: str, status: int) -> UpstreamFailure
 # --- dense vectors ------------------------------------------------------------------------------------
 
 
-def dense_vectors(arrays: Sequence[msgspec.Raw]) -> list[TextEmbedding] | None:
-    """The vectors of a response decoded with `msgspec.Raw` in their place; None when one is not numbers only.
+def parse_dense_vectors(
+    response: UpstreamResponse,
+    expected: int,
+    what: str,
+    failed_to_send: str,
+    raw_vectors: Callable[[bytes], Sequence[msgspec.Raw]],
+    failure: Callable[[UpstreamResponse, str], ProviderError],
+) -> list[TextEmbedding]:
+    """The `expected` vectors of a `what` response (e.g. "OpenAI embeddings"), each kept as its JSON array text.
 
-    msgspec has checked that the JSON is well-formed without building a float; the plugins fall back to a full
-    parse only to name what is wrong.
+    `raw_vectors` decodes the body with `msgspec.Raw` in place of each vector: msgspec checks that the JSON is
+    well-formed without building a float. A body it refuses, or a vector that is not numbers only, is handed to
+    `failure`, which parses it fully to name what is wrong.
     """
+    try:
+        raws = raw_vectors(response.body)
+    except msgspec.DecodeError:
+        raise failure(response, failed_to_send) from None
     vectors = []
-    for raw in arrays:
+    for raw in raws:
         vector = TextEmbedding.from_json_array(raw)
         if vector is None:
-            return None
+            raise failure(response, failed_to_send)
         vectors.append(vector)
+    if len(vectors) != expected:
+        raise unparsable(
+            failed_to_send,
+            f"Expected [{expected}] embeddings in {what} response, received [{len(vectors)}]",
+            response.status,
+        )
     return vectors
 
 

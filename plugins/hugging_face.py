@@ -23,10 +23,10 @@ from plugins._http import (
     SERVER_ERROR,
     UNSUCCESSFUL,
     UpstreamResponse,
-    dense_vectors,
     empty_body,
     failed_to_send_message,
     not_a_number,
+    parse_dense_vectors,
     post_json,
     probe_embedding_size,
     provider_error,
@@ -242,20 +242,14 @@ _EMBEDDINGS = msgspec.json.Decoder(list[msgspec.Raw] | _Embeddings)
 
 def parse_embeddings(response: UpstreamResponse, expected: int, failed_to_send: str) -> list[TextEmbedding]:
     """ES `HuggingFaceEmbeddingsResponseEntity`: `[[...],[...]]` or `{"embeddings":[[...],[...]]}`."""
-    try:
-        decoded = _EMBEDDINGS.decode(response.body)
-        vectors = dense_vectors(decoded.embeddings if isinstance(decoded, _Embeddings) else decoded)
-    except msgspec.DecodeError:
-        vectors = None
-    if vectors is None:
-        raise _parse_failure(response, failed_to_send)
-    if len(vectors) != expected:
-        raise unparsable(
-            failed_to_send,
-            f"Expected [{expected}] embeddings in Hugging Face embeddings response, received [{len(vectors)}]",
-            response.status,
-        )
-    return vectors
+    return parse_dense_vectors(
+        response, expected, "Hugging Face embeddings", failed_to_send, _raw_vectors, _parse_failure
+    )
+
+
+def _raw_vectors(body: bytes) -> list[msgspec.Raw]:
+    decoded = _EMBEDDINGS.decode(body)
+    return decoded.embeddings if isinstance(decoded, _Embeddings) else decoded
 
 
 def _parse_failure(response: UpstreamResponse, failed_to_send: str) -> ProviderError:

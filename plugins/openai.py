@@ -20,10 +20,10 @@ from plugins._http import (
     SERVER_ERROR,
     UNSUCCESSFUL,
     UpstreamResponse,
-    dense_vectors,
     empty_body,
     failed_to_send_message,
     not_a_number,
+    parse_dense_vectors,
     post_json,
     probe_embedding_size,
     provider_error,
@@ -265,19 +265,14 @@ def parse_embeddings(response: UpstreamResponse, expected: int, url: str, failed
     """ES `OpenAiEmbeddingsResponseEntity`: `data[].embedding` in array order (`index` is not used)."""
     if not response.body.strip():
         raise empty_body(failed_to_send, url, response.status)
-    try:
-        vectors = dense_vectors([item.embedding for item in _EMBEDDINGS.decode(response.body).data])
-    except msgspec.DecodeError:
-        vectors = None
-    if vectors is None:
-        raise _parse_failure(response, failed_to_send)
-    if len(vectors) != expected:
-        raise unparsable(
-            failed_to_send,
-            f"Expected [{expected}] embeddings in OpenAI embeddings response, received [{len(vectors)}]",
-            response.status,
-        )
-    return vectors
+    return parse_dense_vectors(
+        response,
+        expected,
+        "OpenAI embeddings",
+        failed_to_send,
+        lambda body: [item.embedding for item in _EMBEDDINGS.decode(body).data],
+        _parse_failure,
+    )
 
 
 def _parse_failure(response: UpstreamResponse, failed_to_send: str) -> ProviderError:
