@@ -130,6 +130,33 @@ class Results:
 
 
 @dataclass(frozen=True)
+class SaturatedBudget:
+    """What p50 within 2 ms of direct at 32 saturated connections asks of the sidecar, against the cheapest request
+    it serves: one answered from the result cache, with no provider call at all (scenario 4)."""
+
+    connections: int
+    direct_p50_ms: float
+    cache_hit: WrkResult
+
+    @property
+    def required_rps(self) -> float:
+        """Closed loop (Little's law): p50 = connections / throughput."""
+        return self.connections / ((self.direct_p50_ms + 2.0) / 1000)
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        """The CPU a request may cost at that throughput with the sidecar's one core fully busy."""
+        return 1e6 / self.required_rps
+
+
+def saturated_budget(results: Results) -> SaturatedBudget | None:
+    one, cached = results.row(ONE_INPUT), results.cached
+    if one is None or cached is None:
+        return None
+    return SaturatedBudget(one.connections, one.direct.p50_ms, cached.cached)
+
+
+@dataclass(frozen=True)
 class Target:
     name: str
     goal: str

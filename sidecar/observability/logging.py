@@ -19,9 +19,14 @@ _SENSITIVE_KEY = re.compile(r"(key|token|passw|secret|authorization|credential|c
 _CREDENTIAL_VALUE = re.compile(r"\b(Basic|Bearer|ApiKey)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 _KEY_LIKE_VALUE = re.compile(r"\b(sk-[A-Za-z0-9_-]{8,}|hf_[A-Za-z0-9]{8,})")
 # Every match of the two patterns above contains one of these: a string without any is left as it is, after one
-# search instead of two substitutions (this runs on every value of every log line, the request line included).
+# check instead of two substitutions (this runs on every value of every log line, the request line included).
 _MAYBE_CREDENTIAL = re.compile(r"basic|bearer|apikey|sk-|hf_", re.IGNORECASE)
 _CREDENTIAL_REPLACEMENT = r"\1 " + REDACTED
+
+
+# Tuples, not `str | dict`: a union is built anew on each evaluation, and this runs for every value of every line.
+_SEQUENCES = (list, tuple)
+_SCRUBBED = (str, dict, list, tuple)
 
 
 def _scrub(value: Any) -> Any:
@@ -29,7 +34,7 @@ def _scrub(value: Any) -> Any:
         return _scrub_text(value)
     if isinstance(value, dict):
         return {k: REDACTED if _is_sensitive(k) else _scrub(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, _SEQUENCES):
         return [_scrub(v) for v in value]
     return value
 
@@ -44,13 +49,20 @@ _MAX_REMEMBERED_LENGTH = 256
 def _scrub_text(value: str) -> str:
     if value in _CLEAN_TEXTS:
         return value
-    if _MAYBE_CREDENTIAL.search(value) is None:
+    if not _may_hold_credential(value):
         if len(value) <= _MAX_REMEMBERED_LENGTH:
             if len(_CLEAN_TEXTS) >= _MAX_CLEAN_TEXTS:
                 _CLEAN_TEXTS.clear()
             _CLEAN_TEXTS.add(value)
         return value
     return _KEY_LIKE_VALUE.sub(REDACTED, _CREDENTIAL_VALUE.sub(_CREDENTIAL_REPLACEMENT, value))
+
+
+def _may_hold_credential(value: str) -> bool:
+    if not value.isascii():  # Unicode case-insensitive matching (U+0131 matches "i") is left to the regex
+        return _MAYBE_CREDENTIAL.search(value) is not None
+    lowered = value.lower()  # for ASCII, exactly what IGNORECASE compares; ~8x faster than the regex
+    return "basic" in lowered or "bearer" in lowered or "apikey" in lowered or "sk-" in lowered or "hf_" in lowered
 
 
 def _is_sensitive(key: object) -> bool:
@@ -68,7 +80,10 @@ def redact_secrets(_logger: Any, _method: str, event_dict: MutableMapping[str, A
     for key, value in event_dict.items():  # values are replaced, never added: the iteration stays valid
         if _is_sensitive(key):
             event_dict[key] = REDACTED
-        elif isinstance(value, str | dict | list | tuple):
+        elif type(value) is str:
+            if value not in _CLEAN_TEXTS:
+                event_dict[key] = _scrub_text(value)
+        elif isinstance(value, _SCRUBBED):
             event_dict[key] = _scrub(value)
     return event_dict
 

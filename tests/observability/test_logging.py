@@ -52,6 +52,17 @@ def test_redaction_is_case_insensitive_and_leaves_plain_values_alone() -> None:
     assert (line["route"], line["status"], line["duration_ms"]) == ("/_inference/{task_type}/{model_id}", 200, 1.5)
 
 
+def test_credentials_in_non_ascii_text_are_redacted_too() -> None:
+    stream = io.StringIO()
+    configure_logging("DEBUG", "json", stream)
+    # "\u0131" (dotless i) matches "i" case-insensitively: "Bas\u0131c" is caught as the regex would catch it.
+    get_logger("test").info("x", accented="clé: Bearer abc.def", dotless="Bas\u0131c dXNlcjpwYXNz", plain="café")
+    line = json.loads(stream.getvalue().strip().splitlines()[-1])
+    assert line["accented"] == f"clé: Bearer {REDACTED}"
+    assert line["dotless"] == f"Bas\u0131c {REDACTED}"
+    assert line["plain"] == "café"
+
+
 def test_the_request_line_is_what_the_pipeline_would_write() -> None:
     fields = {"method": "POST", "route": "/_inference/{model_id}", "model_id": "sk-abcdefghijkl", "status": 200}
     for log_format in ("json", "console"):
