@@ -23,6 +23,7 @@ from multidict import CIMultiDictProxy
 
 from sidecar.domain.errors import ElasticsearchError, ProviderError, status_exception
 from sidecar.domain.model import Model
+from sidecar.domain.provider_call import current_call
 from sidecar.domain.results import TextEmbedding
 from sidecar.domain.service import ServiceContext
 
@@ -229,12 +230,18 @@ def _cut(texts: Sequence[str], lengths: list[int]) -> Truncation:
 async def send_with_truncation(
     first: Truncation, send: Callable[[list[str]], Awaitable[T]]
 ) -> tuple[T, list[bool]]:
-    """Send; on "content too large", once more with every input cut by the Truncator. Other failures propagate."""
+    """Send; on "content too large", once more with every input cut by the Truncator. Other failures propagate.
+
+    On a call the engine shares between requests, "content too large" propagates too: the engine then sends each
+    request on its own (see `sidecar.domain.provider_call`).
+    """
+    call = current_call()
     try:
         return await send(first.texts), first.truncated
     except ProviderError as exc:
-        if not exc.content_too_large:
+        if not exc.content_too_large or call.shared:
             raise
+    call.truncated = True
     retry = truncate_by_ratio(first.texts)
     flags = [before or now for before, now in zip(first.truncated, retry.truncated, strict=True)]
     return await send(retry.texts), flags

@@ -12,7 +12,9 @@ texts up to `limit` rather than `max_merged`: when calls are what is scarce, eve
 along at no cost in latency.
 
 Each batch runs in its own task, so that a caller who is cancelled (or times out) only drops its interest; when
-every caller of a batch has gone, the batch is cancelled. A failure goes to every caller of the batch.
+every caller of a batch has gone, the batch is cancelled. A failure goes to every caller of the batch, unless one
+request's inputs may have caused it (`alone`: "content too large", a rejected input): then each request of the
+batch is sent on its own, after its own turn, and gets the answer it would have had unmerged.
 """
 
 from __future__ import annotations
@@ -27,13 +29,19 @@ from sidecar.domain.service import InferenceService
 from sidecar.engine.errors import engine_closed
 
 BatchKey = tuple[str, str]
-RunBatch = Callable[[BatchKey, InferenceService, Model, list[str]], Awaitable[list[Embedding]]]
+# The last argument: whether the call carries the inputs of several requests.
+RunBatch = Callable[[BatchKey, InferenceService, Model, list[str], bool], Awaitable[list[Embedding]]]
 OnMerged = Callable[[InferenceService, int], None]
 Gate = Callable[[BatchKey, InferenceService, Model], Awaitable[None]]
+Alone = Callable[[BaseException], bool]
 
 
 async def _no_gate(_key: BatchKey, _service: InferenceService, _model: Model) -> None:
     return None
+
+
+def _never(_error: BaseException) -> bool:
+    return False
 
 
 class Entry:
@@ -90,13 +98,20 @@ class Batch:
 
 class Batcher:
     def __init__(
-        self, window: float, run: RunBatch, on_merged: OnMerged, max_merged: int, gate: Gate = _no_gate
+        self,
+        window: float,
+        run: RunBatch,
+        on_merged: OnMerged,
+        max_merged: int,
+        gate: Gate = _no_gate,
+        alone: Alone = _never,
     ) -> None:
         self.window = window
         self.max_merged = max_merged
         self._run = run
         self._on_merged = on_merged
         self._gate = gate
+        self._alone = alone
         self._open: dict[BatchKey, list[Batch]] = {}
         self._running: set[asyncio.Task[None]] = set()
         self._in_flight: dict[BatchKey, int] = {}
@@ -197,9 +212,12 @@ class Batcher:
         texts = list(batch.texts)
         self._in_flight[batch.key] = self._in_flight.get(batch.key, 0) + 1
         try:
-            results = await self._run(batch.key, batch.service, batch.model, texts)
+            results = await self._run(batch.key, batch.service, batch.model, texts, requests > 1)
         except Exception as error:
-            _fail(batch.entries, error)
+            if requests > 1 and self._alone(error):
+                await self._run_each_request(batch)
+            else:
+                _fail(batch.entries, error)
             return
         finally:
             remaining = self._in_flight[batch.key] - 1
@@ -207,10 +225,32 @@ class Batcher:
                 self._in_flight[batch.key] = remaining
             else:
                 del self._in_flight[batch.key]
-        position = {text: i for i, text in enumerate(texts)}
+        _answer(batch.entries, texts, results)
+
+    async def _run_each_request(self, batch: Batch) -> None:
+        by_request: dict[Hashable, list[Entry]] = {}
         for entry in batch.entries:
-            if not entry.future.done():
-                entry.future.set_result([results[position[text]] for text in entry.texts])
+            by_request.setdefault(entry.request, []).append(entry)
+        await asyncio.gather(*(self._run_alone(batch, entries) for entries in by_request.values()))
+
+    async def _run_alone(self, batch: Batch, entries: list[Entry]) -> None:
+        if all(entry.future.done() for entry in entries):
+            return
+        texts = list(dict.fromkeys(text for entry in entries for text in entry.texts))
+        try:
+            await self._gate(batch.key, batch.service, batch.model)
+            results = await self._run(batch.key, batch.service, batch.model, texts, False)
+        except Exception as error:
+            _fail(entries, error)
+            return
+        _answer(entries, texts, results)
+
+
+def _answer(entries: list[Entry], texts: list[str], results: list[Embedding]) -> None:
+    position = {text: i for i, text in enumerate(texts)}
+    for entry in entries:
+        if not entry.future.done():
+            entry.future.set_result([results[position[text]] for text in entry.texts])
 
 
 def _fail(entries: list[Entry], error: BaseException) -> None:

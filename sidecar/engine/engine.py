@@ -13,7 +13,9 @@ import math
 import random
 from typing import cast
 
+from sidecar.domain.errors import ProviderError
 from sidecar.domain.model import Model
+from sidecar.domain.provider_call import provider_call
 from sidecar.domain.results import Embedding
 from sidecar.domain.service import InferenceService
 from sidecar.engine import timing
@@ -60,6 +62,7 @@ class InferenceEngine:
             self._count_merged,
             settings.max_merged_inputs,
             gate=self._take_turn,
+            alone=_maybe_one_requests_fault,
         )
         self._limiters: dict[BatchKey, TokenBucket | None] = {}
         self._cache_hits = metrics.cache_lookups.labels(result="hit")
@@ -145,10 +148,11 @@ class InferenceEngine:
         await self._provider.take_turn(service, model, self._limiter(key, service, model))
 
     async def _run_batch(
-        self, key: BatchKey, service: InferenceService, model: Model, texts: list[str]
+        self, key: BatchKey, service: InferenceService, model: Model, texts: list[str], shared: bool
     ) -> list[Embedding]:
-        results = await self._provider.call(service, model, texts, self._limiter(key, service, model))
-        if self._cache is not None:
+        with provider_call(shared) as call:
+            results = await self._provider.call(service, model, texts, self._limiter(key, service, model))
+        if self._cache is not None and not call.truncated:
             model_id, fingerprint = key
             for text, result in zip(texts, results, strict=True):
                 self._cache.put(model_id, fingerprint, text, result)
@@ -170,3 +174,13 @@ class InferenceEngine:
 
     def _count_merged(self, service: InferenceService, requests: int) -> None:
         self._metrics.merged_requests.labels(service=service.name).inc(requests)
+
+
+# Provider answers that one request's inputs may have caused; 401, 403, 404, 429 and 5xx are everybody's.
+_INPUT_STATUSES = frozenset({400, 413, 422})
+
+
+def _maybe_one_requests_fault(error: BaseException) -> bool:
+    """Whether a merged call's failure is worth sending each of its requests on its own."""
+    cause = error.__cause__
+    return isinstance(cause, ProviderError) and (cause.content_too_large or cause.status in _INPUT_STATUSES)

@@ -1,7 +1,8 @@
 """One provider call as the engine makes it: rate limit, retries, metrics.
 
-"Content too large" is the plugins' business (they retry once with truncated inputs); here it is final like any
-other non-retryable failure.
+"Content too large" is the plugins' business (they retry once with truncated inputs, or, on a call shared by several
+requests, leave it to the batcher, which sends each request on its own); here it is final like any other
+non-retryable failure.
 
 A `ProviderError` that is finally not retried leaves as `to_es_error(model_id)`; `ElasticsearchError`s raised by
 the plugin pass through unchanged.

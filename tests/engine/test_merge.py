@@ -215,7 +215,9 @@ async def test_the_call_is_cancelled_when_every_caller_has_gone() -> None:
 async def test_a_batch_whose_callers_left_before_it_started_takes_no_one_else() -> None:
     calls: list[list[str]] = []
 
-    async def run(_key: BatchKey, _service: InferenceService, _model: Model, texts: list[str]) -> list[Embedding]:
+    async def run(
+        _key: BatchKey, _service: InferenceService, _model: Model, texts: list[str], _shared: bool
+    ) -> list[Embedding]:
         calls.append(texts)
         return list(vectors(texts))
 
@@ -235,7 +237,9 @@ async def test_a_batch_whose_callers_left_before_it_started_takes_no_one_else() 
 
 
 async def test_a_request_right_after_a_refused_call_gets_its_own_answer() -> None:
-    async def run(_key: BatchKey, _service: InferenceService, _model: Model, texts: list[str]) -> list[Embedding]:
+    async def run(
+        _key: BatchKey, _service: InferenceService, _model: Model, texts: list[str], _shared: bool
+    ) -> list[Embedding]:
         return list(vectors(texts))
 
     refusal = ElasticsearchError(429, "status_exception", "Rate limit exceeded")
@@ -254,3 +258,69 @@ async def test_a_request_right_after_a_refused_call_gets_its_own_answer() -> Non
 
     assert first.exception() is refusal
     assert later[0].exception() is refusal  # refused in its own right, not failed along with a batch that is over
+
+
+async def test_a_rejected_input_fails_only_the_request_that_sent_it() -> None:
+    rejected = ProviderError("Received an input validation error response", status=400, upstream_message="no 'bad'")
+
+    class Rejecting(FakeService):
+        async def infer(self, model: Model, inputs: list[str]) -> list[Embedding]:
+            self.calls.append(list(inputs))
+            if "bad" in inputs:
+                raise rejected
+            return vectors(inputs)
+
+    engine, _ = make_engine(batch_window_ms=5)
+    service, model = Rejecting(), make_model()
+
+    bad, good = await asyncio.gather(
+        engine.infer(service, model, ["bad"]), engine.infer(service, model, ["good"]), return_exceptions=True
+    )
+
+    assert good == vectors(["good"])
+    assert isinstance(bad, ElasticsearchError) and bad.status == 400 and bad.__cause__ is rejected
+    assert service.calls == [["bad", "good"], ["bad"], ["good"]]
+
+
+async def test_a_failure_that_is_everybodys_is_not_sent_again() -> None:
+    for failure in (
+        ProviderError("Received a rate limit status code", status=429),
+        ProviderError("Received a server error status code", status=503),
+        ProviderError("Received an authentication error status code", status=401),
+    ):
+        engine, _ = make_engine(batch_window_ms=5, retry_timeout=0.0)
+        service = FakeService(failures=[failure])
+
+        outcomes = await asyncio.gather(
+            *(engine.infer(service, make_model(), [f"t{n}"]) for n in range(2)), return_exceptions=True
+        )
+
+        assert service.calls == [["t0", "t1"]]
+        assert all(isinstance(outcome, ElasticsearchError) for outcome in outcomes)
+
+
+async def test_each_request_sent_on_its_own_takes_its_own_turn() -> None:
+    calls: list[tuple[list[str], bool]] = []
+    turns = 0
+    too_large = ProviderError("Received a content too large status code", status=413, content_too_large=True)
+
+    async def run(
+        _key: BatchKey, _service: InferenceService, _model: Model, texts: list[str], shared: bool
+    ) -> list[Embedding]:
+        calls.append((texts, shared))
+        if shared:
+            raise ElasticsearchError(400, "status_exception", "too large") from too_large
+        return list(vectors(texts))
+
+    async def gate(_key: BatchKey, _service: InferenceService, _model: Model) -> None:
+        nonlocal turns
+        turns += 1
+
+    batcher = Batcher(0.0, run, lambda _service, _requests: None, max_merged=8, gate=gate, alone=lambda _: True)
+    service, model, key = FakeService(), make_model(), ("my-model", "fingerprint")
+    one = batcher.submit(key, service, model, ["a", "b"], 10, "request-1")
+    two = batcher.submit(key, service, model, ["b", "c"], 10, "request-2")
+
+    assert await asyncio.wait_for(asyncio.gather(one, two), 1.0) == [vectors(["a", "b"]), vectors(["b", "c"])]
+    assert calls == [(["a", "b", "c"], True), (["a", "b"], False), (["b", "c"], False)]
+    assert turns == 3
