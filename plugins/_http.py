@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +27,8 @@ from sidecar.domain.model import Model
 from sidecar.domain.provider_call import current_call
 from sidecar.domain.results import TextEmbedding
 from sidecar.domain.service import ServiceContext
+from sidecar.engine import timing
+from sidecar.engine.retry import RetryPolicy, call_with_retry
 
 T = TypeVar("T")
 
@@ -250,13 +253,20 @@ async def send_with_truncation(
 # --- the probe ------------------------------------------------------------------------------------------
 
 
-async def probe_embedding_size(model_id: str, infer: Callable[[list[str]], Awaitable[list[Any]]]) -> int:
+async def probe_embedding_size(
+    context: ServiceContext, model_id: str, infer: Callable[[list[str]], Awaitable[list[Any]]]
+) -> int:
     """ES `ServiceUtils.getEmbeddingSize`: embed `["how big"]`; any failure is 400 `Could not determine embedding size`.
 
-    The cause goes under `caused_by` without the provider's own error text, which may quote a key.
+    Like any ES inference call the probe is retried (429, 5xx, unreachable) within the retry settings. The cause goes
+    under `caused_by` without the provider's own error text, which may quote a key.
     """
+    settings = context.settings
+    policy = RetryPolicy(settings.retry_initial_delay, settings.retry_max_delay, settings.retry_timeout)
     try:
-        results = await infer([PROBE_INPUT])
+        results = await call_with_retry(
+            lambda: infer([PROBE_INPUT]), policy, clock=timing.monotonic, sleep=timing.sleep, rng=random.Random()
+        )
     except ProviderError as exc:
         raise _probe_failed(_sanitized_cause(exc, model_id)) from None
     if not results or not getattr(results[0], "embedding", None):

@@ -177,7 +177,7 @@ class HuggingFaceService(InferenceService):
         """`text_embedding`: one probe call for the vector length; similarity defaults to cosine. Sparse: no probe."""
         if model.task_type is not TaskType.TEXT_EMBEDDING:
             return model
-        dimensions = await probe_embedding_size(model.model_id, lambda texts: self.infer(model, texts))
+        dimensions = await probe_embedding_size(self.context, model.model_id, lambda texts: self.infer(model, texts))
         settings = HuggingFaceServiceSettings.from_stored(model.config.service_settings)
         updated = settings.model_copy(
             update={"similarity": settings.similarity or DEFAULT_SIMILARITY, "dimensions": dimensions}

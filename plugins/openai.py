@@ -180,7 +180,7 @@ class OpenAiService(InferenceService):
 
     async def prepare(self, model: Model) -> Model:
         """ES `checkModelConfig`: one probe call; stores `similarity: dot_product` and the vector length."""
-        dimensions = await probe_embedding_size(model.model_id, lambda texts: self.infer(model, texts))
+        dimensions = await probe_embedding_size(self.context, model.model_id, lambda texts: self.infer(model, texts))
         settings = OpenAiServiceSettings.from_stored(model.config.service_settings)
         updated = settings.model_copy(update={"similarity": "dot_product", "dimensions": dimensions})
         return with_service_settings(model, updated.to_public())

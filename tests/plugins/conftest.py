@@ -39,7 +39,7 @@ def parse_error(
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(provider_timeout=2.0)
+    return Settings(provider_timeout=2.0, retry_initial_delay=0.01, retry_max_delay=0.02, retry_timeout=0.5)
 
 
 @pytest.fixture

@@ -318,6 +318,14 @@ async def test_probe_fills_similarity_and_dimensions(service: OpenAiService, ope
     assert openai_mock.config.last_request.body == {"input": ["how big"], "model": "text-embedding-ada-002"}
 
 
+@pytest.mark.parametrize("status", [429, 500, 503])
+async def test_the_probe_is_retried_like_any_call(service: OpenAiService, openai_mock: Any, status: int) -> None:
+    openai_mock.config.fail_next(status, None)
+    prepared = await service.prepare(model_for(openai_mock.base_url + "/v1/embeddings"))
+    assert prepared.config.service_settings["dimensions"] == 8
+    assert [request.body["input"] for request in openai_mock.config.requests] == [["how big"], ["how big"]]
+
+
 async def test_probe_failure_hides_the_upstream_text(service: OpenAiService, openai_mock: Any) -> None:
     url = openai_mock.base_url + "/v1/embeddings"
     model = model_for(url)
