@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import aiohttp
 from elasticsearch import AsyncElasticsearch
 
-from sidecar.domain.errors import status_exception
+from sidecar.domain.errors import ElasticsearchError, status_exception
 from sidecar.domain.messages import Messages
 from sidecar.domain.model import Model, ModelConfig
 from sidecar.domain.service import InferenceService
@@ -38,11 +38,19 @@ class Components:
     readiness: Readiness
     messages: Messages
 
-    def service_for(self, config: ModelConfig) -> InferenceService:
+    def service_for(self, config: ModelConfig, action: str = "infer") -> InferenceService:
+        """The service of a stored model; none loaded is the error ES's transport action for `action` answers."""
         service = self.services.get(config.service)
         if service is None:
-            raise status_exception(f"Unknown service [{config.service}] for model [{config.model_id}]. ", 500)
+            raise self._no_service(config, action)
         return service
+
+    def _no_service(self, config: ModelConfig, action: str) -> ElasticsearchError:
+        if action == "delete":  # TransportDeleteInferenceModelAction: 404, and the documents stay
+            return status_exception(f"No service found for model {config.model_id}", 404)
+        # TransportInferenceAction and TransportGetInferenceModelAction; the trailing space is ES's.
+        noun = "inference endpoint" if action == "get" and self.settings.api_compat == "8.15" else "model"
+        return status_exception(f"Unknown service [{config.service}] for {noun} [{config.model_id}]. ", 500)
 
     async def load_model(self, model_id: str) -> Model:
         """A stored model with its decrypted secrets; the loader behind the inference-path cache."""

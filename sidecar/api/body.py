@@ -1,4 +1,4 @@
-"""Reading JSON request bodies with ES's parse errors."""
+"""Reading request bodies with ES's errors: the REST layer requires one, the transport action parses it."""
 
 from __future__ import annotations
 
@@ -10,11 +10,16 @@ from aiohttp import web
 from sidecar.domain.errors import ElasticsearchError, parse_exception
 
 
-async def read_json_object(request: web.Request) -> dict[str, Any]:
-    """The body as a JSON object; ES answers `request body is required` and `Failed to parse content to map`."""
+async def required_body(request: web.Request) -> bytes:
+    """ES `RestRequest.requiredContent`: `request body is required` when there is none."""
     raw = await request.read()
     if not raw.strip():
         raise parse_exception("request body is required")
+    return raw
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or ES's `Failed to parse content to map`."""
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

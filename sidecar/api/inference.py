@@ -1,16 +1,23 @@
-"""The `_inference` handlers: create, read, delete and run inference models."""
+"""The `_inference` endpoints: create, read, delete and run inference models.
+
+Each is an `Endpoint`: `parse_*` does what ES's RestHandler does before the transport action is authorised
+(task type, query parameters, and the body where ES parses it in the REST layer); the handler named after the
+action does the rest, after the privilege check.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from sidecar.api.body import read_json_object
+from sidecar.api.body import parse_json_object, required_body
+from sidecar.api.endpoint import Endpoint
 from sidecar.api.errors import json_response
-from sidecar.api.inference_body import read_inference_request
+from sidecar.api.inference_body import InferenceRequest, read_inference_request
 from sidecar.api.keys import COMPONENTS, MODEL_ID, SERVICE_NAME
 from sidecar.api.params import check_params, flag, parse_time_value
 from sidecar.components import Components
@@ -27,12 +34,39 @@ log = get_logger("sidecar.inference")
 ALL_IDS = ("_all", "*")
 
 
-def _target(request: web.Request) -> tuple[TaskType | None, str]:
-    """(task type or None for "any", id) from `/{task_type}/{id}` or the 8.13+ `/{id}` form."""
+@dataclass(frozen=True)
+class Target:
+    task_type: TaskType | None  # None: any task type (the 8.13+ `/{id}` form, or `GET /_inference`)
+    model_id: str
+
+
+@dataclass(frozen=True)
+class PutRequest:
+    target: Target
+    body: bytes  # parsed by the transport action, after the privilege check
+
+
+@dataclass(frozen=True)
+class DeleteRequest:
+    target: Target
+    dry_run: bool
+    force: bool
+
+
+@dataclass(frozen=True)
+class InferRequest:
+    target: Target
+    timeout_seconds: float | None
+    body: InferenceRequest
+
+
+def _target(request: web.Request) -> Target:
+    """Task type (`Unknown task_type [x]`) and id from `/{task_type}/{id}`, the 8.13+ `/{id}` form, or (GET) none."""
     task_type = request.match_info.get("task_type")
-    model_id = request.match_info["model_id"]
-    request[MODEL_ID] = model_id
-    return (TaskType.parse(task_type) if task_type is not None else None), model_id
+    model_id = request.match_info.get("model_id", ALL_IDS[0])
+    if request.method != "GET" or model_id not in ALL_IDS:  # a listing names no model in the request log
+        request[MODEL_ID] = model_id
+    return Target(TaskType.parse(task_type) if task_type is not None else None, model_id)
 
 
 def _resolve_task_type(url_task_type: TaskType | None, body_task_type: Any) -> TaskType:
@@ -52,12 +86,17 @@ def _resolve_task_type(url_task_type: TaskType | None, body_task_type: Any) -> T
     return parsed
 
 
-async def put_model(request: web.Request) -> web.Response:
-    components = request.app[COMPONENTS]
+async def parse_put(request: web.Request) -> PutRequest:
+    target = _target(request)
+    body = await required_body(request)
     check_params(request)
-    url_task_type, model_id = _target(request)
-    body = await read_json_object(request)
-    task_type = _resolve_task_type(url_task_type, body.pop("task_type", None))
+    return PutRequest(target, body)
+
+
+async def put_model(request: web.Request, put: PutRequest) -> web.Response:
+    components = request.app[COMPONENTS]
+    body = parse_json_object(put.body)
+    task_type = _resolve_task_type(put.target.task_type, body.pop("task_type", None))
     service_name = body.pop("service", None)
     if service_name is None:
         raise status_exception("Model configuration is missing a service")
@@ -65,7 +104,7 @@ async def put_model(request: web.Request) -> web.Response:
     if service is None:
         raise status_exception(f"Unknown service [{service_name}]")
     request[SERVICE_NAME] = service.name
-    model = service.parse_request(model_id, task_type, body)
+    model = service.parse_request(put.target.model_id, task_type, body)
     created = await asyncio.shield(_create(components, service, model))
     return json_response(request, created.config.to_response(components.settings.api_compat))
 
@@ -114,45 +153,59 @@ async def _undo_create(components: Components, service: InferenceService, model:
         log.warning("cleanup after a failed create did not finish", model_id=model.model_id, error=type(exc).__name__)
 
 
-async def get_models(request: web.Request) -> web.Response:
-    components = request.app[COMPONENTS]
+async def parse_get(request: web.Request) -> Target:
+    target = _target(request)
     check_params(request)
-    task_type_param = request.match_info.get("task_type")
-    model_id = request.match_info.get("model_id", "_all")
-    task_type = TaskType.parse(task_type_param) if task_type_param is not None else None
-    if model_id in ALL_IDS:
-        configs = await components.store.list_configs(task_type)
+    return target
+
+
+async def get_models(request: web.Request, target: Target) -> web.Response:
+    components = request.app[COMPONENTS]
+    if target.model_id in ALL_IDS:
+        stored = await components.store.list_configs(target.task_type)
+        # ES parses each with its service: one that is not loaded fails the listing.
+        configs = [components.service_for(config, "get").public_config(config) for config in stored]
     else:
-        request[MODEL_ID] = model_id
-        config = await components.store.get_config(model_id)
-        if task_type is not None and config.task_type != task_type:
-            raise components.messages.task_type_mismatch(task_type, config.task_type)
-        configs = [config]
+        config = await components.store.get_config(target.model_id)
+        service = components.service_for(config, "get")  # before the task type check, as in ES
+        if target.task_type is not None and config.task_type != target.task_type:
+            raise components.messages.task_type_mismatch(target.task_type, config.task_type)
+        configs = [service.public_config(config)]
     dialect = components.settings.api_compat
     key = "models" if dialect == "8.12" else "endpoints"
     return json_response(request, {key: [config.to_response(dialect) for config in configs]})
 
 
-async def delete_model(request: web.Request) -> web.Response:
+async def parse_delete(request: web.Request) -> DeleteRequest:
+    target = _target(request)
+    if request.app[COMPONENTS].settings.api_compat != "8.15":  # both flags are 8.15 parameters
+        check_params(request)
+        return DeleteRequest(target, dry_run=False, force=False)
+    force, dry_run = flag(request, "force"), flag(request, "dry_run")
+    check_params(request, frozenset({"dry_run", "force"}))
+    return DeleteRequest(target, dry_run=dry_run, force=force)
+
+
+async def delete_model(request: web.Request, delete: DeleteRequest) -> web.Response:
+    """ES's order: find, compare task types, (8.15) check pipelines and answer a dry run, find the service, stop it,
+    delete the documents. Like ES, it reads the configuration only, so that a model whose secrets are lost can still
+    be removed; one whose service is not loaded cannot (404), and stays stored."""
     components = request.app[COMPONENTS]
     dialect = components.settings.api_compat
-    check_params(request, frozenset({"dry_run", "force"}) if dialect == "8.15" else frozenset())
-    task_type, model_id = _target(request)
-    # Like ES, DELETE reads the configuration only, so that a model whose secrets are lost can still be removed.
+    task_type, model_id = delete.target.task_type, delete.target.model_id
     config = await components.store.get_config(model_id)
+    request[SERVICE_NAME] = config.service
     if task_type is not None and config.task_type != task_type:
         raise components.messages.task_type_mismatch(task_type, config.task_type)
-    service = components.service_for(config)
-    request[SERVICE_NAME] = service.name
-    dry_run = flag(request, "dry_run")  # both flags are 8.15 parameters: check_params refuses them in 8.12
-    if dialect == "8.15" and (dry_run or not flag(request, "force")):
+    if dialect == "8.15" and (delete.dry_run or not delete.force):
         credentials = credentials_of(request)
         header = None if credentials is None else credentials.header
         pipelines = await pipelines_using(components.es, header, model_id)
-        if dry_run:
+        if delete.dry_run:
             return json_response(request, {"acknowledged": False, "pipelines": pipelines})
         if pipelines:
             raise components.messages.referenced_by_pipelines(model_id)
+    service = components.service_for(config, "delete")
     await asyncio.shield(_delete(components, service, Model(config)))
     body: dict[str, Any] = {"acknowledged": True}
     if dialect == "8.15":
@@ -172,20 +225,32 @@ async def _delete(components: Components, service: InferenceService, model: Mode
     log.info("model deleted", model_id=model.model_id, service=service.name)
 
 
-async def infer(request: web.Request) -> web.Response:
-    components = request.app[COMPONENTS]
-    check_params(request, frozenset({"timeout"}))
-    task_type, model_id = _target(request)
+async def parse_infer(request: web.Request) -> InferRequest:
+    target = _target(request)
+    body = await read_inference_request(request)
     timeout = request.query.get("timeout")
     timeout_seconds = parse_time_value(timeout, "timeout") if timeout is not None else None
     if timeout_seconds is not None and timeout_seconds < 0:
         timeout_seconds = math.inf
-    body = await read_inference_request(request)
-    model = await components.models.get(model_id)
+    check_params(request, frozenset({"timeout"}))
+    body.validate()
+    return InferRequest(target, timeout_seconds, body)
+
+
+async def infer(request: web.Request, call: InferRequest) -> web.Response:
+    components = request.app[COMPONENTS]
+    task_type = call.target.task_type
+    model = await components.models.get(call.target.model_id)
     if task_type is not None and model.task_type != task_type:
         raise components.messages.inference_task_type_mismatch(task_type, model.task_type)
     service = components.service_for(model.config)
     request[SERVICE_NAME] = service.name
-    model = service.with_task_settings(model, body.task_settings)
-    results = await components.engine.infer(service, model, body.inputs, timeout=timeout_seconds)
+    model = service.with_task_settings(model, call.body.task_settings)
+    results = await components.engine.infer(service, model, call.body.inputs, timeout=call.timeout_seconds)
     return json_response(request, results_body(model.task_type, results))
+
+
+PUT = Endpoint(parse_put, put_model)
+GET = Endpoint(parse_get, get_models)
+DELETE = Endpoint(parse_delete, delete_model)
+INFER = Endpoint(parse_infer, infer)

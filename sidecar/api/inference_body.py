@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from sidecar.api.body import required_body
 from sidecar.domain.errors import ElasticsearchError, action_request_validation_exception
 
 _PARSER_NAME = "cluster:monitor/xpack/inference"
@@ -18,6 +19,14 @@ _FIELDS = ("input", "task_settings")
 class InferenceRequest:
     inputs: list[str]
     task_settings: dict[str, Any] = field(default_factory=dict)
+    missing_input: bool = False
+
+    def validate(self) -> None:
+        """ES `InferenceAction.Request.validate`, which `TransportAction.execute` runs before the security filter."""
+        if self.missing_input:
+            raise action_request_validation_exception(["missing input"])
+        if not self.inputs:
+            raise action_request_validation_exception(["input array is empty"])
 
 
 def _location(raw: bytes, needle: str) -> str:
@@ -36,9 +45,8 @@ def _parse_error(raw: bytes, field_name: str, reason: str) -> ElasticsearchError
 
 
 async def read_inference_request(request: web.Request) -> InferenceRequest:
-    raw = await request.read()
-    if not raw.strip():
-        raise ElasticsearchError(400, "parse_exception", "request body is required")
+    """The body as ES's REST handler parses it; `validate()` is the separate, later step."""
+    raw = await required_body(request)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -51,13 +59,9 @@ async def read_inference_request(request: web.Request) -> InferenceRequest:
     inputs = body.get("input")
     if isinstance(inputs, str):
         inputs = [inputs]
-    if inputs is None:
-        raise action_request_validation_exception(["missing input"])
-    if not isinstance(inputs, list) or not all(isinstance(item, str) for item in inputs):
+    if inputs is not None and (not isinstance(inputs, list) or not all(isinstance(item, str) for item in inputs)):
         raise _parse_error(raw, "input", "failed to parse field [input]")
-    if not inputs:
-        raise action_request_validation_exception(["input array is empty"])
     task_settings = body.get("task_settings") or {}
     if not isinstance(task_settings, dict):
         raise _parse_error(raw, "task_settings", "failed to parse field [task_settings]")
-    return InferenceRequest(inputs, task_settings)
+    return InferenceRequest(inputs or [], task_settings, missing_input=inputs is None)

@@ -35,5 +35,11 @@ def parse_time_value(value: str, setting: str) -> float:
 
 
 def flag(request: web.Request, name: str) -> bool:
+    """ES `RestRequest.paramAsBoolean`: absent is false, present without a value true, and only `true` or `false`
+    are values."""
     value = request.query.get(name)
-    return value is not None and value.lower() in ("", "true")
+    if value is None or value == "false":
+        return False
+    if value in ("", "true"):
+        return True
+    raise illegal_argument(f"Failed to parse value [{value}] as only [true] or [false] are allowed.")

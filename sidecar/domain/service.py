@@ -64,6 +64,10 @@ class InferenceService(ABC):
     async def stop(self, model: Model) -> None:
         """Called before the model's documents are deleted."""
 
+    def public_config(self, config: ModelConfig) -> ModelConfig:
+        """A stored configuration as the current dialect shows it (one stored under the other dialect may differ)."""
+        return config
+
     def with_task_settings(self, model: Model, task_settings: dict[str, Any]) -> Model:
         """The model as one inference request sees it, with that request's `task_settings` applied.
 
