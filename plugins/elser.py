@@ -12,7 +12,7 @@ from elasticsearch import ApiError, AsyncElasticsearch, BadRequestError, Transpo
 from pydantic import BaseModel, ConfigDict
 
 from sidecar.domain.errors import ElasticsearchError, cluster_unavailable
-from sidecar.domain.model import Model, ModelConfig
+from sidecar.domain.model import Dialect, Model, ModelConfig
 from sidecar.domain.results import Embedding, SparseEmbedding
 from sidecar.domain.service import InferenceService
 from sidecar.domain.settings_map import (
@@ -32,8 +32,16 @@ ELSER_V2 = ".elser_model_2"
 ELSER_V2_LINUX = ".elser_model_2_linux-x86_64"
 VALID_MODEL_VERSIONS = (ELSER_V1, ELSER_V2, ELSER_V2_LINUX)
 INPUT_FIELD = "text_field"
-INFER_TIMEOUT = "10s"
+# ES 8.12 `ElserMlNodeService.infer` sends a fixed 10 s (`// TODO get timeout from request`); 8.13+ pass the
+# inference request's own timeout, which the sidecar's engine keeps to itself (it bounds the whole request).
+INFER_TIMEOUT_SECONDS = 10.0
+# The client waits this much longer than `_infer` is told to, so that ML's own 408 arrives before the client gives up.
+INFER_CLIENT_MARGIN_SECONDS = 5.0
 _DOWNLOAD_POLL_SECONDS = 0.2
+# The variant key of `service_settings`: 8.12 `model_version`; 8.13+ `model_id` (ES `ElserInternalServiceSettings`,
+# whose `parsePersistedConfig` still reads an old `model_version`). A stored document keeps the key of the dialect
+# that created it; reading accepts either.
+VERSION_KEYS: dict[Dialect, str] = {"8.12": "model_version", "8.15": "model_id"}
 
 
 class ElserServiceSettings(BaseModel):
@@ -44,13 +52,16 @@ class ElserServiceSettings(BaseModel):
     model_version: str | None = None
 
     @classmethod
-    def from_request(cls, settings: dict[str, Any]) -> ElserServiceSettings:
+    def from_request(cls, settings: dict[str, Any], dialect: Dialect = "8.12") -> ElserServiceSettings:
+        """8.12 `ElserMlNodeServiceSettings.fromMap`; 8.15 `ElserInternalServiceSettings.fromMap` (same checks)."""
         validation = Validation()
         allocations = extract_required_positive_int(settings, "num_allocations", SERVICE_SETTINGS, validation)
         threads = extract_required_positive_int(settings, "num_threads", SERVICE_SETTINGS, validation)
-        version = remove_as_type(settings, "model_version", str)
+        key = VERSION_KEYS[dialect]
+        version = remove_as_type(settings, key, str)
         if version is not None and version not in VALID_MODEL_VERSIONS:
-            validation.add(f"unknown ELSER model version [{version}]")
+            noun = "version" if dialect == "8.12" else "id"
+            validation.add(f"unknown ELSER model {noun} [{version}]")
         validation.raise_if_any()
         assert allocations is not None and threads is not None
         return cls(num_allocations=allocations, num_threads=threads, model_version=version)
@@ -64,11 +75,16 @@ class ElserServiceSettings(BaseModel):
             model_version=version,
         )
 
-    def to_public(self) -> dict[str, Any]:
+    def to_public(self, dialect: Dialect = "8.12") -> dict[str, Any]:
         public: dict[str, Any] = {"num_allocations": self.num_allocations, "num_threads": self.num_threads}
         if self.model_version is not None:
-            public["model_version"] = self.model_version
+            public[VERSION_KEYS[dialect]] = self.model_version
         return public
+
+
+def _time_value(seconds: float) -> str:
+    """An ES time value: whole seconds as `10s`, anything else in milliseconds."""
+    return f"{seconds:g}s" if seconds == int(seconds) else f"{round(seconds * 1000)}ms"
 
 
 def platform_name(os_name: str, os_arch: str) -> str:
@@ -91,28 +107,36 @@ class ElserService(InferenceService):
     name: ClassVar[str] = "elser"
     task_types: ClassVar[frozenset[TaskType]] = frozenset({TaskType.SPARSE_EMBEDDING})
 
+    @property
+    def dialect(self) -> Dialect:
+        return self.context.settings.api_compat
+
     def parse_request(self, model_id: str, task_type: TaskType, config: dict[str, Any]) -> Model:
         service_map = remove_map_or_throw(config, "service_settings")
-        settings = ElserServiceSettings.from_request(service_map)
+        settings = ElserServiceSettings.from_request(service_map, self.dialect)
         task_map = remove_optional_map(config, "task_settings")
         self.check_task_type(task_type)
         for leftover in (config, service_map, task_map):
             throw_if_not_empty(leftover, self.name)
-        return Model(ModelConfig(model_id, task_type, self.name, settings.to_public(), {}))
+        return self._model(model_id, task_type, settings)
 
     def parse_stored(self, config: ModelConfig, secrets: dict[str, Any]) -> Model:
-        settings = ElserServiceSettings.from_stored(config.service_settings)
-        stored = ModelConfig(config.model_id, config.task_type, config.service, settings.to_public(), {})
-        return Model(stored, {})
+        """Either dialect's stored form, seen in this dialect's."""
+        return self._model(config.model_id, config.task_type, ElserServiceSettings.from_stored(config.service_settings))
+
+    def public_config(self, config: ModelConfig) -> ModelConfig:
+        """A stored configuration of either dialect as this dialect shows it."""
+        return self.parse_stored(config, {}).config
 
     async def prepare(self, model: Model) -> Model:
         settings = ElserServiceSettings.from_stored(model.config.service_settings)
         if settings.model_version is not None:
             return model
         version = choose_variant(await self._ml_platforms())
-        chosen = settings.model_copy(update={"model_version": version})
-        config = model.config
-        return Model(ModelConfig(config.model_id, config.task_type, config.service, chosen.to_public(), {}), {})
+        return self._model(model.model_id, model.task_type, settings.model_copy(update={"model_version": version}))
+
+    def _model(self, model_id: str, task_type: TaskType, settings: ElserServiceSettings) -> Model:
+        return Model(ModelConfig(model_id, task_type, self.name, settings.to_public(self.dialect), {}), {})
 
     async def start(self, model: Model) -> None:
         settings = ElserServiceSettings.from_stored(model.config.service_settings)
@@ -148,9 +172,16 @@ class ElserService(InferenceService):
             raise translate(exc) from None
 
     async def infer(self, model: Model, inputs: list[str]) -> list[Embedding]:
+        # The client must outwait `_infer`: with the same 10 s (the client's default) the client gives up at the
+        # moment ML answers its 408, and the caller would see a 503 instead of ML's answer.
+        request_timeout = max(
+            self.context.settings.es_request_timeout, INFER_TIMEOUT_SECONDS + INFER_CLIENT_MARGIN_SECONDS
+        )
         try:
-            response = await self.context.es.ml.infer_trained_model(
-                model_id=model.model_id, docs=[{INPUT_FIELD: text} for text in inputs], timeout=INFER_TIMEOUT
+            response = await self.context.es.options(request_timeout=request_timeout).ml.infer_trained_model(
+                model_id=model.model_id,
+                docs=[{INPUT_FIELD: text} for text in inputs],
+                timeout=_time_value(INFER_TIMEOUT_SECONDS),
             )
         except (ApiError, TransportError) as exc:
             raise translate(exc) from None

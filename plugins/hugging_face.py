@@ -37,13 +37,14 @@ from plugins._http import (
 )
 from plugins._secrets import ApiKeySecrets
 from sidecar.domain.errors import ProviderError
-from sidecar.domain.model import Model, ModelConfig
+from sidecar.domain.model import Dialect, Model, ModelConfig
 from sidecar.domain.results import Embedding, SparseEmbedding, TextEmbedding
 from sidecar.domain.service import InferenceService
 from sidecar.domain.settings_map import (
     SERVICE_SETTINGS,
     Validation,
     check_url,
+    extract_optional_positive_int,
     extract_rate_limit,
     extract_required_string,
     extract_similarity,
@@ -86,13 +87,18 @@ class HuggingFaceServiceSettings(BaseModel):
     rate_limit: dict[str, int] | None = None
 
     @classmethod
-    def from_request(cls, settings: dict[str, Any]) -> HuggingFaceServiceSettings:
+    def from_request(cls, settings: dict[str, Any], dialect: Dialect = "8.12") -> HuggingFaceServiceSettings:
         validation = Validation()
         url = _extract_url(settings, validation)
         similarity = extract_similarity(settings, SERVICE_SETTINGS, validation)
-        dimensions = remove_as_type(settings, "dimensions", int)
-        max_input_tokens = remove_as_type(settings, "max_input_tokens", int)
-        rate_limit = extract_rate_limit(settings, validation)
+        if dialect == "8.12":
+            # 8.12 takes any integer here (`removeAsType`); a limit below 1 is stored as given but never applied.
+            dimensions = remove_as_type(settings, "dimensions", int)
+            max_input_tokens = remove_as_type(settings, "max_input_tokens", int)
+        else:  # 8.15 `HuggingFaceServiceSettings.fromMap`: `extractOptionalPositiveInteger`
+            dimensions = extract_optional_positive_int(settings, "dimensions", SERVICE_SETTINGS, validation)
+            max_input_tokens = extract_optional_positive_int(settings, "max_input_tokens", SERVICE_SETTINGS, validation)
+        rate_limit = extract_rate_limit(settings, validation, NAME)
         validation.raise_if_any()
         assert url is not None
         return cls(
@@ -111,6 +117,11 @@ class HuggingFaceServiceSettings(BaseModel):
         """ES key order: url, similarity, dimensions, max_input_tokens; nulls left out."""
         return self.model_dump(exclude_none=True)
 
+    @property
+    def token_limit(self) -> int | None:
+        """`max_input_tokens` as a truncation limit: below 1 (which 8.12 stores) it would cut every input to nothing."""
+        return self.max_input_tokens if self.max_input_tokens is not None and self.max_input_tokens > 0 else None
+
 
 class HuggingFaceElserServiceSettings(BaseModel):
     """`sparse_embedding` settings: the endpoint URL only (8.12 reads nothing else; other keys are unknown)."""
@@ -124,7 +135,8 @@ class HuggingFaceElserServiceSettings(BaseModel):
     def from_request(cls, settings: dict[str, Any]) -> HuggingFaceElserServiceSettings:
         validation = Validation()
         url = _extract_url(settings, validation)
-        rate_limit = extract_rate_limit(settings, validation)
+        # ES 8.15 `HuggingFaceElserServiceSettings` names `hugging_face` here for both services.
+        rate_limit = extract_rate_limit(settings, validation, NAME)
         validation.raise_if_any()
         assert url is not None
         return cls(url=url, rate_limit=rate_limit)
@@ -158,7 +170,7 @@ class HuggingFaceService(InferenceService):
         self.check_task_type(task_type)
         settings: HuggingFaceServiceSettings | HuggingFaceElserServiceSettings
         if task_type is TaskType.TEXT_EMBEDDING:
-            settings = HuggingFaceServiceSettings.from_request(service_map)
+            settings = HuggingFaceServiceSettings.from_request(service_map, self.context.settings.api_compat)
         else:
             settings = HuggingFaceElserServiceSettings.from_request(service_map)
         secrets = ApiKeySecrets.from_request(service_map)
@@ -190,7 +202,7 @@ class HuggingFaceService(InferenceService):
         dense = model.task_type is TaskType.TEXT_EMBEDDING
         if dense:
             settings = HuggingFaceServiceSettings.from_stored(model.config.service_settings)
-            url, max_input_tokens, what = settings.url, settings.max_input_tokens, "text embeddings"
+            url, max_input_tokens, what = settings.url, settings.token_limit, "text embeddings"
         else:
             url, max_input_tokens = HuggingFaceElserServiceSettings.from_stored(model.config.service_settings).url, None
             what = "ELSER"

@@ -1,8 +1,10 @@
-"""The `openai` service (ES 8.12): `text_embedding` through the OpenAI embeddings API.
+"""The `openai` service: `text_embedding` through the OpenAI embeddings API.
 
-ES classes mirrored: `OpenAiService`, `OpenAiServiceSettings`, `OpenAiEmbeddingsTaskSettings`,
-`DefaultSecretSettings`, `OpenAiEmbeddingsRequestEntity`, `OpenAiResponseHandler`,
-`OpenAiEmbeddingsResponseEntity`.
+ES classes mirrored: `OpenAiService`, `OpenAiServiceSettings` (8.12) / `OpenAiEmbeddingsServiceSettings` (8.13+),
+`OpenAiEmbeddingsTaskSettings`, `DefaultSecretSettings`, `OpenAiEmbeddingsRequestEntity`, `OpenAiResponseHandler`,
+`OpenAiEmbeddingsResponseEntity`. The request and response shapes follow `api_compat`: 8.12 keeps the model in
+`task_settings.model`, 8.15 in `service_settings.model_id`. A stored configuration keeps the shape of the dialect
+that created it; everything that reads one accepts either.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ from plugins._http import (
     with_service_settings,
 )
 from plugins._secrets import ApiKeySecrets
-from sidecar.domain.errors import ProviderError
-from sidecar.domain.model import Model, ModelConfig
+from sidecar.domain.errors import ProviderError, status_exception
+from sidecar.domain.model import Dialect, Model, ModelConfig
 from sidecar.domain.results import Embedding, TextEmbedding
 from sidecar.domain.service import InferenceService
 from sidecar.domain.settings_map import (
@@ -42,11 +44,13 @@ from sidecar.domain.settings_map import (
     TASK_SETTINGS,
     Validation,
     check_url,
+    extract_optional_positive_int,
     extract_optional_string,
     extract_rate_limit,
     extract_required_string,
     extract_similarity,
     remove_as_type,
+    remove_map_or_default_empty,
     remove_map_or_throw,
     throw_if_not_empty,
 )
@@ -65,6 +69,9 @@ RATE_LIMIT_HEADERS = (
 )
 MISSING_DATA = "Failed to find required field [data] in OpenAI embeddings response"
 MISSING_EMBEDDING = "Failed to find required field [embedding] in OpenAI embeddings response"
+DEFAULT_REQUESTS_PER_MINUTE = 3000  # ES 8.14+ `OpenAiEmbeddingsServiceSettings.DEFAULT_RATE_LIMIT_SETTINGS`
+DEFAULT_RATE_LIMIT = {"requests_per_minute": DEFAULT_REQUESTS_PER_MINUTE}
+DIMENSIONS_SET_BY_USER = "dimensions_set_by_user"
 
 
 class OpenAiServiceSettings(BaseModel):
@@ -76,17 +83,20 @@ class OpenAiServiceSettings(BaseModel):
     dimensions: int | None = None
     max_input_tokens: int | None = None
     rate_limit: dict[str, int] | None = None
+    # 8.13+: the model moved here from `task_settings.model` (ES `OpenAiEmbeddingsServiceSettings`).
+    model_id: str | None = None
 
     @classmethod
     def from_request(cls, settings: dict[str, Any]) -> OpenAiServiceSettings:
-        """ES `OpenAiServiceSettings.fromMap`: removes the keys it reads from `settings`."""
+        """ES 8.12 `OpenAiServiceSettings.fromMap`: removes the keys it reads from `settings`."""
         validation = Validation()
         url = extract_optional_string(settings, "url", SERVICE_SETTINGS, validation)
         organization_id = extract_optional_string(settings, "organization_id", SERVICE_SETTINGS, validation)
         similarity = extract_similarity(settings, SERVICE_SETTINGS, validation)
+        # 8.12 takes any integer here (`removeAsType`); a limit below 1 is stored as given but never applied.
         dimensions = remove_as_type(settings, "dimensions", int)
         max_input_tokens = remove_as_type(settings, "max_input_tokens", int)
-        rate_limit = extract_rate_limit(settings, validation)
+        rate_limit = extract_rate_limit(settings, validation, NAME)
         validation.raise_if_any()
         # ES checks the (optional, testing-only) url only once everything else is valid.
         url = check_url(url, "url", SERVICE_SETTINGS, validation)
@@ -101,29 +111,73 @@ class OpenAiServiceSettings(BaseModel):
         )
 
     @classmethod
+    def from_request_815(cls, settings: dict[str, Any]) -> OpenAiServiceSettings:
+        """ES 8.15 `OpenAiEmbeddingsServiceSettings.fromMap` (request context), in its order of checks."""
+        validation = Validation()
+        url = extract_optional_string(settings, "url", SERVICE_SETTINGS, validation)
+        organization_id = extract_optional_string(settings, "organization_id", SERVICE_SETTINGS, validation)
+        similarity = extract_similarity(settings, SERVICE_SETTINGS, validation)
+        max_input_tokens = extract_optional_positive_int(settings, "max_input_tokens", SERVICE_SETTINGS, validation)
+        dimensions = extract_optional_positive_int(settings, "dimensions", SERVICE_SETTINGS, validation)
+        url = check_url(url, "url", SERVICE_SETTINGS, validation)
+        model_id = extract_required_string(settings, "model_id", SERVICE_SETTINGS, validation)
+        rate_limit = extract_rate_limit(settings, validation, NAME)
+        validation.raise_if_any()
+        return cls(
+            url=url,
+            organization_id=organization_id,
+            similarity=similarity,
+            dimensions=dimensions,
+            max_input_tokens=max_input_tokens,
+            rate_limit=rate_limit,
+            model_id=model_id,
+        )
+
+    @classmethod
     def from_stored(cls, settings: dict[str, Any]) -> OpenAiServiceSettings:
         return cls.model_validate(settings)
 
     def to_public(self) -> dict[str, Any]:
-        """ES key order: url, organization_id, similarity, dimensions, max_input_tokens, rate_limit; nulls left out."""
-        return self.model_dump(exclude_none=True)
+        """ES 8.12 key order: url, organization_id, similarity, dimensions, max_input_tokens, rate_limit; no nulls."""
+        return self.model_dump(exclude_none=True, exclude={"model_id"})
+
+    def to_public_815(self) -> dict[str, Any]:
+        """ES 8.15 `toXContentFragmentOfExposedFields`: `model_id` first; `rate_limit` always, with its default."""
+        public: dict[str, Any] = {"model_id": self.model_id, **self.to_public()}
+        public["rate_limit"] = dict(self.rate_limit or DEFAULT_RATE_LIMIT)
+        return public
+
+    @property
+    def token_limit(self) -> int | None:
+        """`max_input_tokens` as a truncation limit: 8.12 stores any integer, and below 1 it would cut every input
+        to nothing (ES 8.12 sends "" for 0 and fails for a negative), so such a value is not applied."""
+        return self.max_input_tokens if self.max_input_tokens is not None and self.max_input_tokens > 0 else None
 
 
 class OpenAiTaskSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    model: str
+    # Required in 8.12; 8.13+ keep the model in `service_settings.model_id` instead.
+    model: str | None = None
     user: str | None = None
 
     @classmethod
     def from_request(cls, settings: dict[str, Any]) -> OpenAiTaskSettings:
-        """ES `OpenAiEmbeddingsTaskSettings.fromMap`."""
+        """ES 8.12 `OpenAiEmbeddingsTaskSettings.fromMap`."""
         validation = Validation()
         model = extract_required_string(settings, "model", TASK_SETTINGS, validation)
         user = extract_optional_string(settings, "user", TASK_SETTINGS, validation)
         validation.raise_if_any()
         assert model is not None
         return cls(model=model, user=user)
+
+    @classmethod
+    def from_request_815(cls, settings: dict[str, Any]) -> OpenAiTaskSettings:
+        """ES 8.15 `OpenAiEmbeddingsTaskSettings.fromMap`: `user` only."""
+        validation = Validation()
+        user = extract_optional_string(settings, "user", TASK_SETTINGS, validation)
+        validation.raise_if_any()
+        return cls(user=user)
 
     @classmethod
     def from_stored(cls, settings: dict[str, Any]) -> OpenAiTaskSettings:
@@ -133,13 +187,33 @@ class OpenAiTaskSettings(BaseModel):
         return self.model_dump(exclude_none=True)
 
 
+def move_model_to_service_settings(task_settings: dict[str, Any], service_settings: dict[str, Any]) -> None:
+    """ES 8.13+ `OpenAiService.moveModelFromTaskToServiceSettings`: an 8.12-style `task_settings.model` (or a
+    `task_settings.model_id`) becomes `service_settings.model_id`, unless that is already there."""
+    if "model_id" in service_settings:
+        return
+    old = task_settings.pop("model", None)
+    service_settings["model_id"] = old if old is not None else task_settings.pop("model_id", None)
+
+
+def effective_model(service: OpenAiServiceSettings, task: OpenAiTaskSettings) -> str | None:
+    """The model of a stored configuration of either dialect; an 8.12 request override lands in `task_settings`."""
+    return task.model or service.model_id
+
+
 class OpenAiService(InferenceService):
     name: ClassVar[str] = NAME
     task_types: ClassVar[frozenset[TaskType]] = frozenset({TaskType.TEXT_EMBEDDING})
     default_batch_limit: ClassVar[int] = 2048
-    default_requests_per_minute: ClassVar[int | None] = 3000
+    default_requests_per_minute: ClassVar[int | None] = DEFAULT_REQUESTS_PER_MINUTE
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.context.settings.api_compat
 
     def parse_request(self, model_id: str, task_type: TaskType, config: dict[str, Any]) -> Model:
+        if self.dialect == "8.15":
+            return self._parse_request_815(model_id, task_type, config)
         config = dict(config)
         config.pop("service", None)
         service_map = remove_map_or_throw(config, SERVICE_SETTINGS)
@@ -156,34 +230,89 @@ class OpenAiService(InferenceService):
             secrets.to_secrets(),
         )
 
+    def _parse_request_815(self, model_id: str, task_type: TaskType, config: dict[str, Any]) -> Model:
+        """ES 8.15 `OpenAiService.parseRequestConfig`: `task_settings` optional, the model in `service_settings`."""
+        config = dict(config)
+        config.pop("service", None)
+        service_map = remove_map_or_throw(config, SERVICE_SETTINGS)
+        task_map = remove_map_or_default_empty(config, TASK_SETTINGS)
+        move_model_to_service_settings(task_map, service_map)
+        self.check_task_type(task_type)
+        service_settings = OpenAiServiceSettings.from_request_815(service_map)
+        task_settings = OpenAiTaskSettings.from_request_815(task_map)
+        secrets = ApiKeySecrets.from_request(service_map).to_secrets()
+        throw_if_not_empty(config, NAME)
+        throw_if_not_empty(service_map, NAME)
+        throw_if_not_empty(task_map, NAME)
+        if service_settings.dimensions is not None:
+            # ES keeps `dimensions_set_by_user` in the stored configuration but never shows it; the sidecar's stored
+            # configuration is what GET shows, so the flag travels with the (never shown) secrets.
+            secrets[DIMENSIONS_SET_BY_USER] = True
+        return Model(
+            ModelConfig(model_id, task_type, NAME, service_settings.to_public_815(), task_settings.to_public()),
+            secrets,
+        )
+
     def parse_stored(self, config: ModelConfig, secrets: dict[str, Any]) -> Model:
         OpenAiServiceSettings.from_stored(config.service_settings)
         OpenAiTaskSettings.from_stored(config.task_settings)
         return Model(config, secrets)
 
+    def public_config(self, config: ModelConfig) -> ModelConfig:
+        """A stored configuration of either dialect as this dialect shows it (8.12: `task_settings.model`;
+        8.13+: `service_settings.model_id` and a `rate_limit` that is always shown)."""
+        service = OpenAiServiceSettings.from_stored(config.service_settings)
+        task = OpenAiTaskSettings.from_stored(config.task_settings)
+        model = effective_model(service, task)
+        if self.dialect == "8.15":
+            service_public = service.model_copy(update={"model_id": model}).to_public_815()
+            task_public = task.model_copy(update={"model": None}).to_public()
+        else:
+            if service.model_id is not None and service.rate_limit == DEFAULT_RATE_LIMIT:
+                service = service.model_copy(update={"rate_limit": None})  # 8.15 shows the default; 8.12 does not
+            service_public = service.to_public()
+            task_public = task.model_copy(update={"model": model}).to_public()
+        return ModelConfig(config.model_id, config.task_type, config.service, service_public, task_public)
+
     def with_task_settings(self, model: Model, task_settings: dict[str, Any]) -> Model:
-        """ES `OpenAiEmbeddingsRequestTaskSettings`: a request may override `model` and `user`; others are ignored."""
+        """ES `OpenAiEmbeddingsRequestTaskSettings`: a request may override `model` (8.12 only) and `user`; other
+        keys are ignored."""
         if not task_settings:
             return model
         overrides = dict(task_settings)
         validation = Validation()
-        requested = {
-            key: extract_optional_string(overrides, key, TASK_SETTINGS, validation) for key in ("model", "user")
-        }
+        keys = ("model", "user") if self.dialect == "8.12" else ("user",)
+        requested = {key: extract_optional_string(overrides, key, TASK_SETTINGS, validation) for key in keys}
         validation.raise_if_any()
         merged = {**model.config.task_settings, **{k: v for k, v in requested.items() if v is not None}}
         if merged == model.config.task_settings:
             return model
         config = model.config
-        return Model(ModelConfig(config.model_id, config.task_type, config.service, config.service_settings, merged),
-                     model.secrets)
+        return Model(
+            ModelConfig(config.model_id, config.task_type, config.service, config.service_settings, merged),
+            model.secrets,
+        )
 
     async def prepare(self, model: Model) -> Model:
-        """ES `checkModelConfig`: one probe call; stores `similarity: dot_product` and the vector length."""
+        """ES `checkModelConfig`: one probe call for the vector length.
+
+        8.12 stores `similarity: dot_product` whatever was asked; 8.13+ keep a requested similarity, and refuse a
+        vector length other than the `dimensions` the request asked for.
+        """
         dimensions = await probe_embedding_size(self.context, model.model_id, lambda texts: self.infer(model, texts))
         settings = OpenAiServiceSettings.from_stored(model.config.service_settings)
-        updated = settings.model_copy(update={"similarity": "dot_product", "dimensions": dimensions})
-        return with_service_settings(model, updated.to_public())
+        if self.dialect == "8.12":
+            updated = settings.model_copy(update={"similarity": "dot_product", "dimensions": dimensions})
+            return with_service_settings(model, updated.to_public())
+        if model.secrets.get(DIMENSIONS_SET_BY_USER) and settings.dimensions != dimensions:
+            raise status_exception(
+                f"The retrieved embeddings size [{dimensions}] does not match the size specified in the settings "
+                f"[{settings.dimensions}]. Please recreate the [{model.model_id}] configuration with the correct "
+                "dimensions"
+            )
+        similarity = settings.similarity or "dot_product"
+        updated = settings.model_copy(update={"similarity": similarity, "dimensions": dimensions})
+        return with_service_settings(model, updated.to_public_815())
 
     async def infer(self, model: Model, inputs: list[str]) -> list[Embedding]:
         settings = OpenAiServiceSettings.from_stored(model.config.service_settings)
@@ -194,17 +323,22 @@ class OpenAiService(InferenceService):
         if settings.organization_id is not None:
             headers["OpenAI-Organization"] = settings.organization_id
         failed_to_send = failed_to_send_message("OpenAI embeddings", settings.url)
+        payload_base: dict[str, Any] = {"model": effective_model(settings, task)}
+        if task.user is not None:
+            payload_base["user"] = task.user
+        if model.secrets.get(DIMENSIONS_SET_BY_USER) and settings.dimensions is not None:
+            # ES 8.13+ `OpenAiEmbeddingsRequestEntity`: only dimensions the user asked for are sent.
+            payload_base["dimensions"] = settings.dimensions
 
         async def send(texts: list[str]) -> list[TextEmbedding]:
-            payload: dict[str, Any] = {"input": texts, "model": task.model}
-            if task.user is not None:
-                payload["user"] = task.user
-            response = await post_json(self.context, url, payload, headers, failed_to_send=failed_to_send)
+            response = await post_json(
+                self.context, url, {"input": texts, **payload_base}, headers, failed_to_send=failed_to_send
+            )
             if not response.ok:
                 raise status_error(response, api_key)
             return parse_embeddings(response, len(texts), url, failed_to_send)
 
-        vectors, _ = await send_with_truncation(truncate_to_tokens(inputs, settings.max_input_tokens), send)
+        vectors, _ = await send_with_truncation(truncate_to_tokens(inputs, settings.token_limit), send)
         return list(vectors)
 
 

@@ -74,6 +74,12 @@ def remove_optional_map(config: dict[str, Any], key: str) -> dict[str, Any]:
     return remove_map_or_throw(config, key)
 
 
+def remove_map_or_default_empty(config: dict[str, Any], key: str) -> dict[str, Any]:
+    """ES `ServiceUtils.removeFromMapOrDefaultEmpty`: absent or null is an empty map; another type fails."""
+    value = remove_as_type(config, key, dict)
+    return {} if value is None else dict(value)
+
+
 def throw_if_not_empty(settings: dict[str, Any], service: str) -> None:
     if settings:
         raise status_exception(
@@ -105,9 +111,7 @@ def extract_required_string(settings: dict[str, Any], key: str, scope: str, vali
     return value
 
 
-def extract_required_positive_int(
-    settings: dict[str, Any], key: str, scope: str, validation: Validation
-) -> int | None:
+def extract_required_positive_int(settings: dict[str, Any], key: str, scope: str, validation: Validation) -> int | None:
     value = remove_as_type(settings, key, int)
     if value is None:
         validation.add(missing_setting(key, scope))
@@ -117,9 +121,7 @@ def extract_required_positive_int(
     return value
 
 
-def extract_optional_positive_int(
-    settings: dict[str, Any], key: str, scope: str, validation: Validation
-) -> int | None:
+def extract_optional_positive_int(settings: dict[str, Any], key: str, scope: str, validation: Validation) -> int | None:
     value = remove_as_type(settings, key, int)
     if value is not None and value < 1:
         validation.add(f"[{scope}] " + must_be_positive(key, value))
@@ -167,14 +169,14 @@ def _url_problem(url: str) -> str | None:
     return None
 
 
-def extract_rate_limit(settings: dict[str, Any], validation: Validation) -> dict[str, int] | None:
-    """ES 8.14+ `rate_limit: {"requests_per_minute": N}` in `service_settings`; None when not given."""
-    if "rate_limit" not in settings:
-        return None
-    rate_limit = remove_map_or_throw(settings, "rate_limit")
+def extract_rate_limit(settings: dict[str, Any], validation: Validation, service: str) -> dict[str, int] | None:
+    """ES 8.14+ `RateLimitSettings.of`: `rate_limit: {"requests_per_minute": N}` in `service_settings`.
+
+    None when absent (or null). Any other key in `rate_limit` fails at once with the service's unknown-settings
+    message, quoting the `rate_limit` map itself; `service` is the name ES passes, which is not always the
+    service the request named (both Hugging Face services pass `hugging_face`).
+    """
+    rate_limit = remove_map_or_default_empty(settings, "rate_limit")
     requests = extract_optional_positive_int(rate_limit, "requests_per_minute", "rate_limit", validation)
-    if rate_limit:
-        raise status_exception(
-            f"Model configuration contains settings [{java_repr({'rate_limit': rate_limit})}] unknown to the service"
-        )
+    throw_if_not_empty(rate_limit, service)
     return None if requests is None else {"requests_per_minute": requests}

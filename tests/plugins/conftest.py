@@ -20,6 +20,16 @@ from sidecar.testing.mock_providers import (
     create_mock_openai_app,
     start_mock_provider,
 )
+from tests.api import conftest as api
+
+# The sidecar over HTTP on the Elasticsearch stand-in (tests/api's fixtures), for plugin tests that check the wire.
+devcluster_config = api.devcluster_config
+cluster = api.cluster
+openai_provider = api.openai_provider
+hf_provider = api.hf_provider
+settings_overrides = api.settings_overrides
+make_settings = api.make_settings
+sidecar = api.sidecar
 
 API_KEY = "sk-test-0123456789abcdef"
 HF_KEY = "hf_test0123456789abcdef"
