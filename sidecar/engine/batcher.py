@@ -138,7 +138,8 @@ class Batcher:
             if self.window > 0 and self._in_flight.get(key, 0) > 0:
                 batch.handle = loop.call_later(self.window, self._flush, batch)
             else:
-                batch.handle = loop.call_soon(self._flush, batch)
+                # Due now: its task's first step runs on the next turn, so requests of this turn still join.
+                self._flush(batch)
         batch.add(Entry(texts, future, request))
         if batch.full:
             self._flush(batch)

@@ -224,9 +224,8 @@ async def test_a_batch_whose_callers_left_before_it_started_takes_no_one_else() 
     batcher = Batcher(0.0, run, lambda _service, _requests: None, max_merged=3)
     service, model, key = FakeService(), make_model(), ("my-model", "fingerprint")
     gone = batcher.submit(key, service, model, ["gone"], 10, object())
-    await asyncio.sleep(0)  # the batch is due: its task is created...
-    (task,) = batcher._running  # ...and, the race under test, cancelled before its first step
-    task.cancel()
+    (task,) = batcher._running  # an idle key's batch is due at once: its task exists, and, the race under test,
+    task.cancel()  # is cancelled before its first step
     await settle()
     assert gone.exception() is not None  # its caller is told (the engine is closing), not left waiting
 
