@@ -4,6 +4,9 @@ Three servers answer every POST with the same ~30 KB JSON body (one 1536-float v
 input), pinned to CPU 0, driven by wrk on CPU 1 at 32 connections: an aiohttp `Application` (what the sidecar
 runs on), aiohttp's low-level `Server` (no router, middlewares or application), and a bare `asyncio.Protocol` that
 only finds the end of each request. The differences bound what a leaner HTTP layer could save per request.
+
+Then the other side, the provider call: the bare server (on CPU 1) is called 2,000 times in a row from CPU 0, by
+an aiohttp `ClientSession` as the sidecar calls providers, and by a bare asyncio-streams client; CPU time per call.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import aiohttp
 import orjson
 from aiohttp import web
 
@@ -89,6 +94,57 @@ def _measure(wrk: str, kind: str, seconds: int) -> float:
         server.wait()
 
 
+async def _client_cpu(port: int, calls: int = 2000) -> tuple[float, float]:
+    """CPU microseconds per sequential POST: (aiohttp's client, a bare streams client)."""
+    url = f"http://127.0.0.1:{port}/v1/embeddings"
+    body = b'{"input":["a text"],"model":"m"}'
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer sk-bench"}
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
+
+        async def with_aiohttp() -> None:
+            async with session.post(url, data=body, headers=headers) as response:
+                await response.read()
+
+        aiohttp_us = await _per_call(with_aiohttp, calls)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    request = f"POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}Content-Length: {len(body)}\r\n\r\n"
+    raw = request.encode() + body
+
+    async def with_streams() -> None:
+        writer.write(raw)
+        response_head = (await reader.readuntil(b"\r\n\r\n")).lower()
+        at = response_head.find(b"content-length:")
+        await reader.readexactly(int(response_head[at + 15 :].split(b"\r\n", 1)[0]))
+
+    streams_us = await _per_call(with_streams, calls)
+    writer.close()
+    return aiohttp_us, streams_us
+
+
+async def _per_call(call: Callable[[], Awaitable[None]], calls: int) -> float:
+    for _ in range(calls // 10):  # warm-up: connections open, code paths hot
+        await call()
+    started = time.process_time()
+    for _ in range(calls):
+        await call()
+    return (time.process_time() - started) / calls * 1e6
+
+
+def _measure_clients() -> tuple[float, float]:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.floor", "--serve", "protocol", str(port)], preexec_fn=child_setup(frozenset({1}))
+    )
+    try:
+        time.sleep(1.5)
+        child_setup(frozenset({0}))()
+        return asyncio.run(_client_cpu(port))
+    finally:
+        server.terminate()
+        server.wait()
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--serve"]:
         asyncio.run(_serve(argv[1], int(argv[2])))
@@ -100,6 +156,8 @@ def main(argv: list[str]) -> int:
     for kind in KINDS:
         rps = _measure(wrk, kind, 5)
         print(f"{kind:12} {rps:10,.0f} req/s  {1e6 / rps:6.0f} us/request")
+    aiohttp_us, streams_us = _measure_clients()
+    print(f"client, aiohttp {aiohttp_us:6.0f} us CPU/call; bare streams {streams_us:6.0f} us CPU/call")
     return 0
 
 
