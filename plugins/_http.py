@@ -258,7 +258,7 @@ async def probe_embedding_size(
 ) -> int:
     """ES `ServiceUtils.getEmbeddingSize`: embed `["how big"]`; any failure is 400 `Could not determine embedding size`.
 
-    Like any ES inference call the probe is retried (429, 5xx, unreachable) within the retry settings. The cause goes
+    Like any ES inference call the probe is retried (429 and 5xx) within the retry settings. The cause goes
     under `caused_by` without the provider's own error text, which may quote a key.
     """
     settings = context.settings

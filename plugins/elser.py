@@ -25,6 +25,7 @@ from sidecar.domain.settings_map import (
     throw_if_not_empty,
 )
 from sidecar.domain.task_type import TaskType
+from sidecar.engine.timing import format_time_value
 from sidecar.es.errors import error_type, translate
 
 ELSER_V1 = ".elser_model_1"
@@ -80,11 +81,6 @@ class ElserServiceSettings(BaseModel):
         if self.model_version is not None:
             public[VERSION_KEYS[dialect]] = self.model_version
         return public
-
-
-def _time_value(seconds: float) -> str:
-    """An ES time value: whole seconds as `10s`, anything else in milliseconds."""
-    return f"{seconds:g}s" if seconds == int(seconds) else f"{round(seconds * 1000)}ms"
 
 
 def platform_name(os_name: str, os_arch: str) -> str:
@@ -181,7 +177,7 @@ class ElserService(InferenceService):
             response = await self.context.es.options(request_timeout=request_timeout).ml.infer_trained_model(
                 model_id=model.model_id,
                 docs=[{INPUT_FIELD: text} for text in inputs],
-                timeout=_time_value(INFER_TIMEOUT_SECONDS),
+                timeout=format_time_value(INFER_TIMEOUT_SECONDS),
             )
         except (ApiError, TransportError) as exc:
             raise translate(exc) from None
