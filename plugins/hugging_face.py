@@ -1,4 +1,4 @@
-"""The `hugging_face` and `hugging_face_elser` services (ES 8.12): a Hugging Face Inference Endpoint.
+"""The `hugging_face` and `hugging_face_elser` services: a Hugging Face Inference Endpoint.
 
 `hugging_face`: `text_embedding` (ES `HuggingFaceEmbeddingsModel`) and `sparse_embedding` (ES
 `HuggingFaceElserModel`: an ELSER model served by the endpoint); `hugging_face_elser` (ES `HuggingFaceElserService`):
@@ -6,6 +6,11 @@
 `HuggingFaceServiceSettings`, `HuggingFaceElserServiceSettings`, `DefaultSecretSettings`,
 `HuggingFaceInferenceRequestEntity`, `HuggingFaceResponseHandler`, `HuggingFaceEmbeddingsResponseEntity`,
 `HuggingFaceElserResponseEntity`.
+
+Both dialects read the same request keys (8.15 refuses `dimensions` / `max_input_tokens` below 1). What 8.15 shows
+differs: `rate_limit` always, with its default, and for `sparse_embedding` the fixed `max_input_tokens` of ELSER, which
+8.15 also applies (inputs cut to 512 tokens). A stored configuration keeps the shape of the dialect that created it;
+everything that reads one accepts either.
 """
 
 from __future__ import annotations
@@ -67,6 +72,12 @@ DEFAULT_SIMILARITY = "cosine"
 MISSING_EMBEDDINGS = "Failed to find required field [embeddings] in Hugging Face embeddings response"
 BAD_SPARSE_RESPONSE = "Failed to parse the Hugging Face ELSER response: expected an array of token-weight objects"
 RETRYABLE_STATUSES = frozenset({429, 502, 503})
+# ES 8.15 `HuggingFaceServiceSettings` / `HuggingFaceElserServiceSettings.DEFAULT_RATE_LIMIT_SETTINGS`.
+DEFAULT_REQUESTS_PER_MINUTE = 3000
+DEFAULT_RATE_LIMIT = {"requests_per_minute": DEFAULT_REQUESTS_PER_MINUTE}
+# ES 8.13+ `HuggingFaceElserServiceSettings.ELSER_TOKEN_LIMIT`: shown as `max_input_tokens`, never read from a request.
+ELSER_TOKEN_LIMIT = 512
+MAX_INPUT_TOKENS = "max_input_tokens"
 
 
 def _extract_url(settings: dict[str, Any], validation: Validation) -> str | None:
@@ -117,6 +128,12 @@ class HuggingFaceServiceSettings(BaseModel):
         """ES key order: url, similarity, dimensions, max_input_tokens; nulls left out."""
         return self.model_dump(exclude_none=True)
 
+    def to_public_815(self) -> dict[str, Any]:
+        """ES 8.15 `toXContentFragmentOfExposedFields`: the 8.12 keys, then `rate_limit` always, with its default."""
+        public = self.model_dump(exclude_none=True, exclude={"rate_limit"})
+        public["rate_limit"] = _rate_limit(self.rate_limit)
+        return public
+
     @property
     def token_limit(self) -> int | None:
         """`max_input_tokens` as a truncation limit: below 1 (which 8.12 stores) it would cut every input to nothing."""
@@ -124,7 +141,10 @@ class HuggingFaceServiceSettings(BaseModel):
 
 
 class HuggingFaceElserServiceSettings(BaseModel):
-    """`sparse_embedding` settings: the endpoint URL only (8.12 reads nothing else; other keys are unknown)."""
+    """`sparse_embedding` settings: the endpoint URL (and the sidecar's `rate_limit`); other keys are unknown.
+
+    A stored 8.15 configuration also holds the fixed `max_input_tokens`, which is ignored here.
+    """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -148,6 +168,14 @@ class HuggingFaceElserServiceSettings(BaseModel):
     def to_public(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
 
+    def to_public_815(self) -> dict[str, Any]:
+        """ES 8.15 `toXContentFragmentOfExposedFields`: url, the ELSER token limit, `rate_limit` with its default."""
+        return {"url": self.url, MAX_INPUT_TOKENS: ELSER_TOKEN_LIMIT, "rate_limit": _rate_limit(self.rate_limit)}
+
+
+def _rate_limit(rate_limit: dict[str, int] | None) -> dict[str, int]:
+    return dict(rate_limit or DEFAULT_RATE_LIMIT)
+
 
 class HuggingFaceService(InferenceService):
     name: ClassVar[str] = NAME
@@ -157,20 +185,26 @@ class HuggingFaceService(InferenceService):
     # ES 8.12 sends a caller's inputs in one request; the engine also merges callers, so stay at TEI's default
     # unless SIDECAR_HUGGING_FACE_BATCH_SIZE says otherwise.
     default_batch_limit: ClassVar[int] = 32
-    default_requests_per_minute: ClassVar[int | None] = 3000
+    default_requests_per_minute: ClassVar[int | None] = DEFAULT_REQUESTS_PER_MINUTE
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.context.settings.api_compat
 
     def batch_limit(self, model: Model) -> int:
         return self.context.settings.hugging_face_batch_size
 
     def parse_request(self, model_id: str, task_type: TaskType, config: dict[str, Any]) -> Model:
-        # 8.12 reads only `service_settings`: a `task_settings` key is left over and reported as unknown.
+        """ES `HuggingFaceBaseService.parseRequestConfig` (8.12 and 8.15 alike): the model as the request gives it;
+        `prepare` adds what 8.15 shows by default."""
+        # Only `service_settings` is read: a `task_settings` key (even `{}`) is left over and reported as unknown.
         config = dict(config)
         config.pop("service", None)
         service_map = remove_map_or_throw(config, SERVICE_SETTINGS)
         self.check_task_type(task_type)
         settings: HuggingFaceServiceSettings | HuggingFaceElserServiceSettings
         if task_type is TaskType.TEXT_EMBEDDING:
-            settings = HuggingFaceServiceSettings.from_request(service_map, self.context.settings.api_compat)
+            settings = HuggingFaceServiceSettings.from_request(service_map, self.dialect)
         else:
             settings = HuggingFaceElserServiceSettings.from_request(service_map)
         secrets = ApiKeySecrets.from_request(service_map)
@@ -185,16 +219,42 @@ class HuggingFaceService(InferenceService):
             HuggingFaceElserServiceSettings.from_stored(config.service_settings)
         return Model(config, secrets)
 
+    def public_config(self, config: ModelConfig) -> ModelConfig:
+        """A stored configuration of either dialect as this dialect shows it (8.15: `rate_limit` always; sparse with
+        ELSER's `max_input_tokens`)."""
+        if config.task_type is TaskType.TEXT_EMBEDDING:
+            if self.dialect == "8.12":
+                # A stored `rate_limit` is shown as stored: the 8.12 dialect takes it in a request too, so an 8.15
+                # default cannot be told from one a user gave.
+                return config
+            public = HuggingFaceServiceSettings.from_stored(config.service_settings).to_public_815()
+        else:
+            settings = HuggingFaceElserServiceSettings.from_stored(config.service_settings)
+            if self.dialect == "8.15":
+                public = settings.to_public_815()
+            elif MAX_INPUT_TOKENS not in config.service_settings:
+                return config  # stored in the 8.12 shape
+            else:
+                if settings.rate_limit == DEFAULT_RATE_LIMIT:
+                    settings = settings.model_copy(update={"rate_limit": None})  # 8.15 shows the default; 8.12 does not
+                public = settings.to_public()
+        return ModelConfig(config.model_id, config.task_type, config.service, public, config.task_settings)
+
     async def prepare(self, model: Model) -> Model:
-        """`text_embedding`: one probe call for the vector length; similarity defaults to cosine. Sparse: no probe."""
+        """`text_embedding`: one probe call for the vector length; similarity defaults to cosine, the probed length
+        replaces any requested `dimensions` (ES 8.12 and 8.15 `updateModelWithEmbeddingDetails`). Sparse: no probe.
+        8.15 stores what it shows: `rate_limit` with its default, and for sparse ELSER's `max_input_tokens`."""
         if model.task_type is not TaskType.TEXT_EMBEDDING:
-            return model
+            if self.dialect == "8.12":
+                return model
+            settings_815 = HuggingFaceElserServiceSettings.from_stored(model.config.service_settings).to_public_815()
+            return with_service_settings(model, settings_815)
         dimensions = await probe_embedding_size(self.context, model.model_id, lambda texts: self.infer(model, texts))
         settings = HuggingFaceServiceSettings.from_stored(model.config.service_settings)
         updated = settings.model_copy(
             update={"similarity": settings.similarity or DEFAULT_SIMILARITY, "dimensions": dimensions}
         )
-        return with_service_settings(model, updated.to_public())
+        return with_service_settings(model, updated.to_public() if self.dialect == "8.12" else updated.to_public_815())
 
     async def infer(self, model: Model, inputs: list[str]) -> list[Embedding]:
         api_key = ApiKeySecrets.from_stored(model.secrets, model.model_id).api_key.get_secret_value()
@@ -204,7 +264,9 @@ class HuggingFaceService(InferenceService):
             settings = HuggingFaceServiceSettings.from_stored(model.config.service_settings)
             url, max_input_tokens, what = settings.url, settings.token_limit, "text embeddings"
         else:
-            url, max_input_tokens = HuggingFaceElserServiceSettings.from_stored(model.config.service_settings).url, None
+            url = HuggingFaceElserServiceSettings.from_stored(model.config.service_settings).url
+            # ES 8.15 `HuggingFaceElserModel.getTokenLimit`: every input is cut to ELSER's 512 tokens up front.
+            max_input_tokens = ELSER_TOKEN_LIMIT if self.dialect == "8.15" else None
             what = "ELSER"
         failed_to_send = failed_to_send_message(f"Hugging Face {what}", url)
 
