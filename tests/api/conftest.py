@@ -202,3 +202,18 @@ async def sidecar(make_settings: Callable[..., Settings]) -> AsyncIterator[TestC
 def es_error(status: int, error_type: str, reason: str, **extra: Any) -> dict[str, Any]:
     own = {"type": error_type, "reason": reason, **extra}
     return {"error": {"root_cause": [own], **own}, "status": status}
+
+
+def validation_error(*messages: str) -> dict[str, Any]:
+    """ES's numbered `Validation Failed: 1: ...;2: ...;` 400."""
+    reason = "Validation Failed: " + "".join(f"{i}: {m};" for i, m in enumerate(messages, start=1))
+    return es_error(400, "validation_exception", reason)
+
+
+def unknown_settings(rendered: str, service: str) -> dict[str, Any]:
+    """ES `throwIfNotEmptyMap`: settings left over after the service parsed what it knows."""
+    return es_error(
+        400,
+        "status_exception",
+        f"Model configuration contains settings [{rendered}] unknown to the [{service}] service",
+    )

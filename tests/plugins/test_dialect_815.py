@@ -25,24 +25,20 @@ from sidecar.domain.service import ServiceContext
 from sidecar.domain.task_type import TaskType
 from sidecar.settings import Settings
 from sidecar.testing.mock_providers import MockProviderConfig, create_mock_openai_app, start_mock_provider
-from tests.api.conftest import ADMIN, ELSER_BODY, OPENAI_KEY, Provider, es_error, start_sidecar
+from tests.api.conftest import (
+    ADMIN,
+    ELSER_BODY,
+    OPENAI_KEY,
+    Provider,
+    es_error,
+    start_sidecar,
+    unknown_settings,
+    validation_error,
+)
 
 Client = TestClient[web.Request, web.Application]
 LINUX_ELSER = ".elser_model_2_linux-x86_64"
 DEFAULT_RATE_LIMIT = {"requests_per_minute": 3000}
-
-
-def validation_error(*messages: str) -> dict[str, Any]:
-    reason = "Validation Failed: " + "".join(f"{i}: {m};" for i, m in enumerate(messages, start=1))
-    return es_error(400, "validation_exception", reason)
-
-
-def unknown_settings(rendered: str, service: str) -> dict[str, Any]:
-    return es_error(
-        400,
-        "status_exception",
-        f"Model configuration contains settings [{rendered}] unknown to the [{service}] service",
-    )
 
 
 @pytest.fixture

@@ -28,25 +28,12 @@ from sidecar.domain.service import ServiceContext
 from sidecar.domain.task_type import TaskType
 from sidecar.settings import Settings
 from sidecar.testing.mock_providers import mock_embedding, mock_sparse_embedding
-from tests.api.conftest import ADMIN, HF_KEY, Provider, es_error, start_sidecar
+from tests.api.conftest import ADMIN, HF_KEY, Provider, es_error, start_sidecar, unknown_settings, validation_error
 
 Client = TestClient[web.Request, web.Application]
 DEFAULT_RATE_LIMIT = {"requests_per_minute": 3000}
 ELSER_CHARS = 512 * 3  # ELSER's 512 tokens at the Truncator's 3 characters a token
 LONG_TEXT = "word " * 400  # 2000 characters
-
-
-def validation_error(*messages: str) -> dict[str, Any]:
-    reason = "Validation Failed: " + "".join(f"{i}: {m};" for i, m in enumerate(messages, start=1))
-    return es_error(400, "validation_exception", reason)
-
-
-def unknown_settings(rendered: str, service: str) -> dict[str, Any]:
-    return es_error(
-        400,
-        "status_exception",
-        f"Model configuration contains settings [{rendered}] unknown to the [{service}] service",
-    )
 
 
 def hf_body(provider: Provider, service: str = "hugging_face", **service_settings: Any) -> dict[str, Any]:
@@ -335,7 +322,9 @@ async def test_created_in_812_shown_and_run_in_815(sidecar: Client, sidecar_815:
         200,
         {
             "models": [
-                endpoint("sparse", "sparse_embedding", "hugging_face_elser", {"url": hf_provider.url}, id_key="model_id")
+                endpoint(
+                    "sparse", "sparse_embedding", "hugging_face_elser", {"url": hf_provider.url}, id_key="model_id"
+                )
             ]
         },
     )

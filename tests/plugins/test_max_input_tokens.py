@@ -21,16 +21,11 @@ from sidecar.domain.model import Model, ModelConfig
 from sidecar.domain.service import ServiceContext
 from sidecar.domain.task_type import TaskType
 from sidecar.settings import Settings
-from tests.api.conftest import ADMIN, HF_KEY, OPENAI_KEY, Provider, es_error
+from tests.api.conftest import ADMIN, HF_KEY, OPENAI_KEY, Provider, validation_error
 from tests.plugins.conftest import API_KEY, parse_error
 from tests.plugins.conftest import HF_KEY as PLUGIN_HF_KEY
 
 Client = TestClient[web.Request, web.Application]
-
-
-def validation_error(*messages: str) -> dict[str, Any]:
-    reason = "Validation Failed: " + "".join(f"{i}: {m};" for i, m in enumerate(messages, start=1))
-    return es_error(400, "validation_exception", reason)
 
 
 def openai_config(**service_settings: Any) -> dict[str, Any]:

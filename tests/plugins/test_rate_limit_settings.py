@@ -22,19 +22,11 @@ from plugins.openai import OpenAiService
 from sidecar.domain.service import InferenceService, ServiceContext
 from sidecar.domain.task_type import TaskType
 from sidecar.settings import Settings
-from tests.api.conftest import ADMIN, Provider, es_error, openai_body
+from tests.api.conftest import ADMIN, Provider, es_error, openai_body, unknown_settings
 from tests.plugins.conftest import API_KEY, parse_error
 
 Client = TestClient[web.Request, web.Application]
 HF_URL = "http://127.0.0.1:1/"
-
-
-def unknown(rendered: str, service: str) -> dict[str, Any]:
-    return es_error(
-        400,
-        "status_exception",
-        f"Model configuration contains settings [{rendered}] unknown to the [{service}] service",
-    )
 
 
 def config_for(service: InferenceService, rate_limit: Any) -> dict[str, Any]:
@@ -65,7 +57,7 @@ def test_an_unknown_rate_limit_key_names_the_service(
 ) -> None:
     service = service_class(context)
     body = parse_error(service, config_for(service, {"foo": 1}), task_type)
-    assert body == unknown("{foo=1}", named)
+    assert body == unknown_settings("{foo=1}", named)
 
 
 @pytest.mark.parametrize(("service_class", "task_type", "named"), CASES)
@@ -74,7 +66,7 @@ def test_the_unknown_key_fails_before_the_collected_messages(
 ) -> None:
     service = service_class(context)
     body = parse_error(service, config_for(service, {"requests_per_minute": 0, "a": "b", "c": [1]}), task_type)
-    assert body == unknown("{a=b, c=[1]}", named)
+    assert body == unknown_settings("{a=b, c=[1]}", named)
 
 
 @pytest.mark.parametrize(("service_class", "task_type", "named"), CASES)
@@ -105,7 +97,7 @@ async def test_over_http_in_the_812_dialect(sidecar: Client, openai_provider: Pr
     body = openai_body(openai_provider)
     body["service_settings"]["rate_limit"] = {"requests_per_minute": 60, "per_hour": 5}
     response = await sidecar.put("/_inference/text_embedding/limited", json=body, headers=ADMIN)
-    assert (response.status, await response.json()) == (400, unknown("{per_hour=5}", "openai"))
+    assert (response.status, await response.json()) == (400, unknown_settings("{per_hour=5}", "openai"))
     body["service_settings"]["rate_limit"] = {"requests_per_minute": 60}
     response = await sidecar.put("/_inference/text_embedding/limited", json=body, headers=ADMIN)
     assert response.status == 200
