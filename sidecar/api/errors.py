@@ -7,6 +7,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from sidecar.api.filter_path import ResponseFilter
+from sidecar.api.keys import SETTINGS
 from sidecar.api.negotiation import response_content_type
 from sidecar.domain.errors import ElasticsearchError, FlatError, PassThroughError
 
@@ -14,21 +16,35 @@ from sidecar.domain.errors import ElasticsearchError, FlatError, PassThroughErro
 def json_response(
     request: web.Request, body: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
+    """A body as ES's `RestChannel.newBuilder` renders it: `filter_path` applies, then `pretty`."""
+    query = request.query
+    if query and (filter_path := query.get("filter_path")) and isinstance(body, dict):
+        body = _filtered(request, body, filter_path)
+    return _render(request, body, status, headers)
+
+
+def error_response(request: web.Request, error: ElasticsearchError | FlatError) -> web.Response:
+    # ES renders every error with `newErrorBuilder`, which ignores `filter_path` (`pretty` still applies).
+    if isinstance(error, FlatError):
+        return _render(request, error.flat_body, error.status, error.headers)
+    response = _render(request, error.body(), error.status)
+    if not isinstance(error, PassThroughError):
+        for name, values in error.headers.items():
+            for value in values:
+                response.headers.add(name, value)
+    return response
+
+
+def _render(request: web.Request, body: Any, status: int, headers: dict[str, str] | None = None) -> web.Response:
     options = orjson.OPT_INDENT_2 if "pretty" in request.query else 0
     response = web.Response(body=orjson.dumps(body, option=options), status=status, headers=headers)
     response.headers["Content-Type"] = response_content_type(request)
     return response
 
 
-def error_response(request: web.Request, error: ElasticsearchError | FlatError) -> web.Response:
-    if isinstance(error, FlatError):
-        return json_response(request, error.flat_body, error.status, error.headers)
-    response = json_response(request, error.body(), error.status)
-    if not isinstance(error, PassThroughError):
-        for name, values in error.headers.items():
-            for value in values:
-                response.headers.add(name, value)
-    return response
+def _filtered(request: web.Request, body: dict[str, Any], filter_path: str) -> dict[str, Any]:
+    response_filter = ResponseFilter.parse(filter_path, keep_empty=request.app[SETTINGS].api_compat != "8.12")
+    return body if response_filter is None else response_filter.apply(body)
 
 
 def too_large(limit: int) -> ElasticsearchError:
