@@ -10,7 +10,10 @@ from aiohttp import web
 from sidecar.api.filter_path import ResponseFilter
 from sidecar.api.keys import SETTINGS
 from sidecar.api.negotiation import response_content_type
+from sidecar.api.pretty import pretty_json
 from sidecar.domain.errors import ElasticsearchError, FlatError, PassThroughError
+
+_PRETTY = ("", "true")  # ES `paramAsBoolean("pretty", false)`: `?pretty` alone or `=true`
 
 
 def json_response(
@@ -36,8 +39,10 @@ def error_response(request: web.Request, error: ElasticsearchError | FlatError) 
 
 
 def _render(request: web.Request, body: Any, status: int, headers: dict[str, str] | None = None) -> web.Response:
-    options = orjson.OPT_INDENT_2 if "pretty" in request.query else 0
-    response = web.Response(body=orjson.dumps(body, option=options), status=status, headers=headers)
+    raw = orjson.dumps(body)
+    if request.query.get("pretty") in _PRETTY:
+        raw = pretty_json(raw)
+    response = web.Response(body=raw, status=status, headers=headers)
     response.headers["Content-Type"] = response_content_type(request)
     return response
 

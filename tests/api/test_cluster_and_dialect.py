@@ -99,8 +99,30 @@ async def test_readiness_waits_for_a_cluster_that_is_not_up_yet(cluster: Any, ma
 
 
 async def test_pretty_output(sidecar: Client) -> None:
+    """Jackson's DefaultPrettyPrinter as ES sets it up: `"name" : value`, `[ ]`, and a final line feed."""
     response = await sidecar.get("/_inference/_all?pretty", headers=ADMIN)
-    assert await response.text() == '{\n  "models": []\n}'
+    assert await response.text() == '{\n  "models" : [ ]\n}\n'
+    response = await sidecar.get("/_inference/_all?pretty=true", headers=ADMIN)
+    assert await response.text() == '{\n  "models" : [ ]\n}\n'
+    response = await sidecar.get("/_inference/_all?pretty=false", headers=ADMIN)
+    assert await response.text() == '{"models":[]}'
+    response = await sidecar.get("/_inference/text_embedding/missing?pretty", headers=ADMIN)
+    reason = "Model not found [missing]"
+    assert await response.text() == (
+        "{\n"
+        '  "error" : {\n'
+        '    "root_cause" : [\n'
+        "      {\n"
+        '        "type" : "resource_not_found_exception",\n'
+        f'        "reason" : "{reason}"\n'
+        "      }\n"
+        "    ],\n"
+        '    "type" : "resource_not_found_exception",\n'
+        f'    "reason" : "{reason}"\n'
+        "  },\n"
+        '  "status" : 404\n'
+        "}\n"
+    )
 
 
 class TestDryRun:

@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from sidecar.api.filter_path import ResponseFilter
+from sidecar.api.pretty import pretty_json
 from sidecar.testing.mock_providers import mock_embedding, mock_sparse_embedding
 from tests.api.conftest import ADMIN, HF_KEY, Provider, es_error, openai_body
 
@@ -299,14 +300,16 @@ async def test_error_responses_are_not_filtered(sidecar: Client, openai_provider
 async def test_pretty_renders_the_filtered_body(sidecar: Client, openai_provider: Provider) -> None:
     assert (await sidecar.put("/_inference/text_embedding/o", json=openai_body(openai_provider), headers=ADMIN)).status == 200
     response = await sidecar.get("/_inference/_all?filter_path=models.model_id&pretty", headers=ADMIN)
-    assert (response.status, await response.text()) == (200, '{\n  "models": [\n    {\n      "model_id": "o"\n    }\n  ]\n}')
+    assert (response.status, await response.text()) == (
+        200,
+        '{\n  "models" : [\n    {\n      "model_id" : "o"\n    }\n  ]\n}\n',
+    )
     response = await sidecar.get("/_inference/_all?pretty&filter_path=-models", headers=ADMIN)
-    assert (response.status, await response.text()) == (200, "{}")
+    assert (response.status, await response.text()) == (200, "{ }\n")
     response = await sidecar.get("/_inference/text_embedding/missing?pretty&filter_path=status", headers=ADMIN)
     assert response.status == 404
-    assert await response.text() == orjson.dumps(
-        es_error(404, "resource_not_found_exception", "Model not found [missing]"), option=orjson.OPT_INDENT_2
-    ).decode()
+    unfiltered = orjson.dumps(es_error(404, "resource_not_found_exception", "Model not found [missing]"))
+    assert await response.text() == pretty_json(unfiltered).decode()
 
 
 async def test_empty_settings_under_an_exclusion_in_the_8_12_dialect(sidecar: Client, hf_provider: Provider) -> None:
