@@ -103,10 +103,6 @@ class ElserService(InferenceService):
     name: ClassVar[str] = "elser"
     task_types: ClassVar[frozenset[TaskType]] = frozenset({TaskType.SPARSE_EMBEDDING})
 
-    @property
-    def dialect(self) -> Dialect:
-        return self.context.settings.api_compat
-
     def parse_request(self, model_id: str, task_type: TaskType, config: dict[str, Any]) -> Model:
         service_map = remove_map_or_throw(config, "service_settings")
         settings = ElserServiceSettings.from_request(service_map, self.dialect)

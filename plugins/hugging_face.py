@@ -187,10 +187,6 @@ class HuggingFaceService(InferenceService):
     default_batch_limit: ClassVar[int] = 32
     default_requests_per_minute: ClassVar[int | None] = DEFAULT_REQUESTS_PER_MINUTE
 
-    @property
-    def dialect(self) -> Dialect:
-        return self.context.settings.api_compat
-
     def batch_limit(self, model: Model) -> int:
         return self.context.settings.hugging_face_batch_size
 

@@ -36,7 +36,7 @@ from plugins._http import (
 )
 from plugins._secrets import ApiKeySecrets
 from sidecar.domain.errors import ProviderError, status_exception
-from sidecar.domain.model import Dialect, Model, ModelConfig
+from sidecar.domain.model import Model, ModelConfig
 from sidecar.domain.results import Embedding, TextEmbedding
 from sidecar.domain.service import InferenceService
 from sidecar.domain.settings_map import (
@@ -206,10 +206,6 @@ class OpenAiService(InferenceService):
     task_types: ClassVar[frozenset[TaskType]] = frozenset({TaskType.TEXT_EMBEDDING})
     default_batch_limit: ClassVar[int] = 2048
     default_requests_per_minute: ClassVar[int | None] = DEFAULT_REQUESTS_PER_MINUTE
-
-    @property
-    def dialect(self) -> Dialect:
-        return self.context.settings.api_compat
 
     def parse_request(self, model_id: str, task_type: TaskType, config: dict[str, Any]) -> Model:
         if self.dialect == "8.15":

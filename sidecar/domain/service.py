@@ -15,7 +15,7 @@ import aiohttp
 from elasticsearch import AsyncElasticsearch
 
 from sidecar.domain.errors import status_exception
-from sidecar.domain.model import Model, ModelConfig
+from sidecar.domain.model import Dialect, Model, ModelConfig
 from sidecar.domain.results import Embedding
 from sidecar.domain.task_type import TaskType
 from sidecar.security.egress import EgressPolicy
@@ -41,6 +41,11 @@ class InferenceService(ABC):
 
     def __init__(self, context: ServiceContext) -> None:
         self.context = context
+
+    @property
+    def dialect(self) -> Dialect:
+        """The ES version whose request and response shapes the sidecar speaks (`SIDECAR_API_COMPAT`)."""
+        return self.context.settings.api_compat
 
     def check_task_type(self, task_type: TaskType) -> None:
         if task_type not in self.task_types:
