@@ -214,10 +214,14 @@ class Truncation:
 
 
 def truncate_to_tokens(texts: Sequence[str], max_tokens: int | None) -> Truncation:
-    """ES `Truncator.truncate(input, tokenLimit)`: cut to `max_tokens * 3` characters; no limit, no cut."""
-    if max_tokens is None:
+    """ES `Truncator.truncate(input, tokenLimit)`: cut to `max_tokens * 3` characters; no limit, no cut.
+
+    A limit below 1 (the 8.12 dialect stores any integer) is not applied: it would cut every input to nothing, where
+    ES 8.12 sends "" for 0 and fails for a negative.
+    """
+    if max_tokens is None or max_tokens < 1:
         return Truncation(list(texts), [False] * len(texts))
-    return _cut(texts, [max(0, max_tokens * CHARS_PER_TOKEN)] * len(texts))
+    return _cut(texts, [max_tokens * CHARS_PER_TOKEN] * len(texts))
 
 
 def truncate_by_ratio(texts: Sequence[str], ratio: float = REDUCTION_RATIO) -> Truncation:

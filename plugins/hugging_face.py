@@ -134,11 +134,6 @@ class HuggingFaceServiceSettings(BaseModel):
         public["rate_limit"] = _rate_limit(self.rate_limit)
         return public
 
-    @property
-    def token_limit(self) -> int | None:
-        """`max_input_tokens` as a truncation limit: below 1 (which 8.12 stores) it would cut every input to nothing."""
-        return self.max_input_tokens if self.max_input_tokens is not None and self.max_input_tokens > 0 else None
-
 
 class HuggingFaceElserServiceSettings(BaseModel):
     """`sparse_embedding` settings: the endpoint URL (and the sidecar's `rate_limit`); other keys are unknown.
@@ -258,7 +253,7 @@ class HuggingFaceService(InferenceService):
         dense = model.task_type is TaskType.TEXT_EMBEDDING
         if dense:
             settings = HuggingFaceServiceSettings.from_stored(model.config.service_settings)
-            url, max_input_tokens, what = settings.url, settings.token_limit, "text embeddings"
+            url, max_input_tokens, what = settings.url, settings.max_input_tokens, "text embeddings"
         else:
             url = HuggingFaceElserServiceSettings.from_stored(model.config.service_settings).url
             # ES 8.15 `HuggingFaceElserModel.getTokenLimit`: every input is cut to ELSER's 512 tokens up front.

@@ -147,12 +147,6 @@ class OpenAiServiceSettings(BaseModel):
         public["rate_limit"] = dict(self.rate_limit or DEFAULT_RATE_LIMIT)
         return public
 
-    @property
-    def token_limit(self) -> int | None:
-        """`max_input_tokens` as a truncation limit: 8.12 stores any integer, and below 1 it would cut every input
-        to nothing (ES 8.12 sends "" for 0 and fails for a negative), so such a value is not applied."""
-        return self.max_input_tokens if self.max_input_tokens is not None and self.max_input_tokens > 0 else None
-
 
 class OpenAiTaskSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -334,7 +328,7 @@ class OpenAiService(InferenceService):
                 raise status_error(response, api_key)
             return parse_embeddings(response, len(texts), url, failed_to_send)
 
-        vectors, _ = await send_with_truncation(truncate_to_tokens(inputs, settings.token_limit), send)
+        vectors, _ = await send_with_truncation(truncate_to_tokens(inputs, settings.max_input_tokens), send)
         return list(vectors)
 
 
