@@ -10,11 +10,9 @@ import uuid
 
 import aiohttp
 import orjson
-from aiohttp import web
 
 from sidecar.api.keys import COMPONENTS, METRICS, SETTINGS
-from sidecar.api.middleware import add_product_header, observe, render_errors
-from sidecar.api.routes import add_routes
+from sidecar.api.middleware import handle, refusal_response
 from sidecar.components import Components
 from sidecar.domain.messages import Messages
 from sidecar.domain.service import ServiceContext
@@ -22,6 +20,7 @@ from sidecar.engine.engine import InferenceEngine
 from sidecar.engine.replicas import EsReplicaCounter
 from sidecar.es.client import build_es_client
 from sidecar.es.preflight import run_preflight
+from sidecar.http import App, AppKey, HttpServer, Limits
 from sidecar.observability.logging import get_logger
 from sidecar.observability.metrics import Metrics
 from sidecar.plugin_loader import load_services
@@ -36,7 +35,7 @@ from sidecar.settings import ConfigurationError, Settings
 from sidecar.version import VERSION
 
 log = get_logger("sidecar.app")
-PREFLIGHT = web.AppKey("preflight", asyncio.Task[None])
+PREFLIGHT: AppKey[asyncio.Task[None]] = AppKey("preflight")
 _CLAIM_LEASE_MARGIN = 60.0
 
 
@@ -47,7 +46,7 @@ def _secret_box(settings: Settings) -> SecretBox:
     return SecretBox(key, settings.old_secrets_keys_bytes())
 
 
-async def create_app(settings: Settings) -> web.Application:
+async def create_app(settings: Settings) -> App:
     """Build the application. Must run inside the event loop that will serve it."""
     box = _secret_box(settings)
     metrics = Metrics(VERSION)
@@ -93,16 +92,18 @@ async def create_app(settings: Settings) -> web.Application:
         messages=messages,
     )
 
-    app = web.Application(middlewares=[observe, render_errors], client_max_size=settings.max_body_bytes)
+    app = App(handle, refusal_response)
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[COMPONENTS] = components
-    app.on_response_prepare.append(add_product_header)
     app.on_startup.append(_start_preflight)
     app.on_shutdown.append(_mark_shutting_down)
     app.on_cleanup.append(_close)
-    add_routes(app)
     return app
+
+
+def create_server(app: App) -> HttpServer:
+    return HttpServer(app, Limits(max_body_bytes=app[SETTINGS].max_body_bytes))
 
 
 def _replica_id() -> str:
@@ -110,7 +111,7 @@ def _replica_id() -> str:
     return f"{os.environ.get('HOSTNAME', 'sidecar')}-{uuid.uuid4().hex[:8]}"
 
 
-async def _start_preflight(app: web.Application) -> None:
+async def _start_preflight(app: App) -> None:
     app[PREFLIGHT] = asyncio.create_task(wait_until_ready(app[COMPONENTS]))
 
 
@@ -134,11 +135,11 @@ async def wait_until_ready(components: Components) -> None:
         delay = min(delay * 2, 10.0) * random.uniform(0.8, 1.2)
 
 
-async def _mark_shutting_down(app: web.Application) -> None:
+async def _mark_shutting_down(app: App) -> None:
     app[COMPONENTS].readiness.mark_shutting_down()
 
 
-async def _close(app: web.Application) -> None:
+async def _close(app: App) -> None:
     components = app[COMPONENTS]
     task = app.get(PREFLIGHT)
     if task is not None:

@@ -11,10 +11,8 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from aiohttp import web
-
 from sidecar.api.keys import COMPONENTS
-from sidecar.app import create_app
+from sidecar.app import create_app, create_server
 from sidecar.es.client import build_es_client
 from sidecar.es.preflight import run_preflight
 from sidecar.observability.logging import configure_logging, get_logger
@@ -77,10 +75,8 @@ async def serve(settings: Settings) -> None:
     """Serve until SIGTERM/SIGINT, then: not ready at once, keep serving for the grace period,
     stop accepting, let in-flight requests finish within the drain time, close everything."""
     app = await create_app(settings)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=settings.shutdown_drain_seconds)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
-    await site.start()
+    server = create_server(app)
+    await server.start(settings.host, settings.port)
     log.info("listening", host=settings.host, port=settings.port, version=VERSION)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -90,7 +86,7 @@ async def serve(settings: Settings) -> None:
     log.info("shutting down", grace_seconds=settings.shutdown_grace_seconds)
     app[COMPONENTS].readiness.mark_shutting_down()
     await asyncio.sleep(settings.shutdown_grace_seconds)
-    await runner.cleanup()
+    await server.shutdown(settings.shutdown_drain_seconds)
     log.info("stopped")
 
 

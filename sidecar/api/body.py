@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from aiohttp import web
 
 from sidecar.domain.errors import ElasticsearchError, parse_exception
+from sidecar.http import Request
 
 
-async def required_body(request: web.Request) -> bytes:
+def required_body(request: Request) -> bytes:
     """ES `RestRequest.requiredContent`: `request body is required` when there is none."""
-    raw = await request.read()
+    raw = request.body
     if not raw.strip():
         raise parse_exception("request body is required")
     return raw

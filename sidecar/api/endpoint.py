@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from aiohttp import web
+from sidecar.http import Request, Response
 
 T = TypeVar("T")
 
@@ -18,5 +18,5 @@ class Endpoint(Generic[T]):
     authorises the caller between the two (see `routes.authorized`): nothing in `parse` may store, delete or call out.
     """
 
-    parse: Callable[[web.Request], Awaitable[T]]
-    run: Callable[[web.Request, T], Awaitable[web.StreamResponse]]
+    parse: Callable[[Request], Awaitable[T]]
+    run: Callable[[Request, T], Awaitable[Response]]

@@ -5,20 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from aiohttp import web
 
 from sidecar.api.filter_path import ResponseFilter
 from sidecar.api.keys import SETTINGS
 from sidecar.api.negotiation import response_content_type
 from sidecar.api.pretty import pretty_json
 from sidecar.domain.errors import ElasticsearchError, FlatError, PassThroughError
+from sidecar.http import Request, Response
 
 _PRETTY = ("", "true")  # ES `paramAsBoolean("pretty", false)`: `?pretty` alone or `=true`
 
 
 def json_response(
-    request: web.Request, body: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> web.Response:
+    request: Request, body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     """A body as ES's `RestChannel.newBuilder` renders it: `filter_path` applies, then `pretty`."""
     query = request.query
     if query and (filter_path := query.get("filter_path")) and isinstance(body, dict):
@@ -26,7 +26,7 @@ def json_response(
     return _render(request, body, status, headers)
 
 
-def error_response(request: web.Request, error: ElasticsearchError | FlatError) -> web.Response:
+def error_response(request: Request, error: ElasticsearchError | FlatError) -> Response:
     # ES renders every error with `newErrorBuilder`, which ignores `filter_path` (`pretty` still applies).
     if isinstance(error, FlatError):
         return _render(request, error.flat_body, error.status, error.headers)
@@ -38,16 +38,16 @@ def error_response(request: web.Request, error: ElasticsearchError | FlatError) 
     return response
 
 
-def _render(request: web.Request, body: Any, status: int, headers: dict[str, str] | None = None) -> web.Response:
+def _render(request: Request, body: Any, status: int, headers: dict[str, str] | None = None) -> Response:
     raw = orjson.dumps(body)
     if request.query.get("pretty") in _PRETTY:
         raw = pretty_json(raw)
-    response = web.Response(body=raw, status=status, headers=headers)
+    response = Response(body=raw, status=status, headers=headers)
     response.headers["Content-Type"] = response_content_type(request)
     return response
 
 
-def _filtered(request: web.Request, body: dict[str, Any], filter_path: str) -> dict[str, Any]:
+def _filtered(request: Request, body: dict[str, Any], filter_path: str) -> dict[str, Any]:
     response_filter = ResponseFilter.parse(filter_path, keep_empty=request.app[SETTINGS].api_compat != "8.12")
     return body if response_filter is None else response_filter.apply(body)
 

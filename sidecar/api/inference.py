@@ -12,8 +12,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
-
 from sidecar.api.body import parse_json_object, required_body
 from sidecar.api.endpoint import Endpoint
 from sidecar.api.errors import json_response
@@ -27,6 +25,7 @@ from sidecar.domain.results import results_body
 from sidecar.domain.service import InferenceService
 from sidecar.domain.task_type import TaskType
 from sidecar.es.pipelines import pipelines_using
+from sidecar.http import Request, Response
 from sidecar.observability.logging import get_logger
 from sidecar.security.credentials import credentials_of
 
@@ -60,7 +59,7 @@ class InferRequest:
     body: InferenceRequest
 
 
-def _target(request: web.Request) -> Target:
+def _target(request: Request) -> Target:
     """Task type (`Unknown task_type [x]`) and id from `/{task_type}/{id}`, the 8.13+ `/{id}` form, or (GET) none."""
     task_type = request.match_info.get("task_type")
     model_id = request.match_info.get("model_id", ALL_IDS[0])
@@ -86,14 +85,14 @@ def _resolve_task_type(url_task_type: TaskType | None, body_task_type: Any) -> T
     return parsed
 
 
-async def parse_put(request: web.Request) -> PutRequest:
+async def parse_put(request: Request) -> PutRequest:
     target = _target(request)
-    body = await required_body(request)
+    body = required_body(request)
     check_params(request)
     return PutRequest(target, body)
 
 
-async def put_model(request: web.Request, put: PutRequest) -> web.Response:
+async def put_model(request: Request, put: PutRequest) -> Response:
     components = request.app[COMPONENTS]
     body = parse_json_object(put.body)
     task_type = _resolve_task_type(put.target.task_type, body.pop("task_type", None))
@@ -153,13 +152,13 @@ async def _undo_create(components: Components, service: InferenceService, model:
         log.warning("cleanup after a failed create did not finish", model_id=model.model_id, error=type(exc).__name__)
 
 
-async def parse_get(request: web.Request) -> Target:
+async def parse_get(request: Request) -> Target:
     target = _target(request)
     check_params(request)
     return target
 
 
-async def get_models(request: web.Request, target: Target) -> web.Response:
+async def get_models(request: Request, target: Target) -> Response:
     components = request.app[COMPONENTS]
     if target.model_id in ALL_IDS:
         stored = await components.store.list_configs(target.task_type)
@@ -176,7 +175,7 @@ async def get_models(request: web.Request, target: Target) -> web.Response:
     return json_response(request, {key: [config.to_response(dialect) for config in configs]})
 
 
-async def parse_delete(request: web.Request) -> DeleteRequest:
+async def parse_delete(request: Request) -> DeleteRequest:
     target = _target(request)
     if request.app[COMPONENTS].settings.api_compat != "8.15":  # both flags are 8.15 parameters
         check_params(request)
@@ -186,7 +185,7 @@ async def parse_delete(request: web.Request) -> DeleteRequest:
     return DeleteRequest(target, dry_run=dry_run, force=force)
 
 
-async def delete_model(request: web.Request, delete: DeleteRequest) -> web.Response:
+async def delete_model(request: Request, delete: DeleteRequest) -> Response:
     """ES's order: find, compare task types, (8.15) check pipelines and answer a dry run, find the service, stop it,
     delete the documents. Like ES, it reads the configuration only, so that a model whose secrets are lost can still
     be removed; one whose service is not loaded cannot (404), and stays stored."""
@@ -225,9 +224,9 @@ async def _delete(components: Components, service: InferenceService, model: Mode
     log.info("model deleted", model_id=model.model_id, service=service.name)
 
 
-async def parse_infer(request: web.Request) -> InferRequest:
+async def parse_infer(request: Request) -> InferRequest:
     target = _target(request)
-    body = await read_inference_request(request)
+    body = read_inference_request(request)
     timeout = request.query.get("timeout")
     timeout_seconds = parse_time_value(timeout, "timeout") if timeout is not None else None
     if timeout_seconds is not None and timeout_seconds < 0:
@@ -237,7 +236,7 @@ async def parse_infer(request: web.Request) -> InferRequest:
     return InferRequest(target, timeout_seconds, body)
 
 
-async def infer(request: web.Request, call: InferRequest) -> web.Response:
+async def infer(request: Request, call: InferRequest) -> Response:
     components = request.app[COMPONENTS]
     task_type = call.target.task_type
     model = await components.models.get(call.target.model_id)

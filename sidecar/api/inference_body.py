@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from aiohttp import web
 
 from sidecar.api.body import required_body
 from sidecar.domain.errors import ElasticsearchError, action_request_validation_exception
+from sidecar.http import Request
 
 _PARSER_NAME = "cluster:monitor/xpack/inference"
 _FIELDS = ("input", "task_settings")
@@ -44,9 +44,9 @@ def _parse_error(raw: bytes, field_name: str, reason: str) -> ElasticsearchError
     return ElasticsearchError(400, "x_content_parse_exception", reason)
 
 
-async def read_inference_request(request: web.Request) -> InferenceRequest:
+def read_inference_request(request: Request) -> InferenceRequest:
     """The body as ES's REST handler parses it; `validate()` is the separate, later step."""
-    raw = await required_body(request)
+    raw = required_body(request)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

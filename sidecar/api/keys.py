@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aiohttp import web
-
+from sidecar.http import AppKey, RequestKey
 from sidecar.observability.metrics import Metrics
 from sidecar.settings import Settings
 
 if TYPE_CHECKING:
     from sidecar.components import Components
 
-SETTINGS = web.AppKey("settings", Settings)
-METRICS = web.AppKey("metrics", Metrics)
-COMPONENTS: web.AppKey[Components] = web.AppKey("components")
+SETTINGS = AppKey("settings", Settings)
+METRICS = AppKey("metrics", Metrics)
+COMPONENTS: AppKey[Components] = AppKey("components")
 
 # What a handler learned about the request, for the request log line and metrics.
-MODEL_ID = web.RequestKey("model_id", str)
-SERVICE_NAME = web.RequestKey("service", str)
+MODEL_ID = RequestKey("model_id", str)
+SERVICE_NAME = RequestKey("service", str)

@@ -7,16 +7,18 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
+import orjson
 import structlog
-from aiohttp import web
 
-from sidecar.api.errors import error_response, internal_error, too_large
-from sidecar.api.keys import METRICS, MODEL_ID, SERVICE_NAME, SETTINGS
-from sidecar.api.negotiation import check_request_content_type
-from sidecar.domain.errors import ElasticsearchError, FlatError, no_handler, wrong_method
+from sidecar.api.errors import error_response, internal_error
+from sidecar.api.keys import METRICS, MODEL_ID, SERVICE_NAME
+from sidecar.api.negotiation import JSON, check_request_content_type
+from sidecar.api.routes import ROUTER
+from sidecar.domain.errors import ElasticsearchError, FlatError
+from sidecar.http import BadRequest, Request, Response
 from sidecar.observability.logging import get_logger, log_request
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Handler = Callable[[Request], Awaitable[Response]]
 log = get_logger("sidecar.request")
 
 PRODUCT_HEADER = ("X-elastic-product", "Elasticsearch")
@@ -25,22 +27,28 @@ _ID_PREFIX = uuid.uuid4().hex[:12]
 _request_numbers = itertools.count(1)
 
 
-async def add_product_header(_request: web.Request, response: web.StreamResponse) -> None:
-    """ES adds this before any handler runs; the official client refuses answers without it."""
-    response.headers[PRODUCT_HEADER[0]] = PRODUCT_HEADER[1]
+async def handle(request: Request) -> Response:
+    """Every request: observed (log line, metrics, headers), with its errors rendered, routed."""
+    return await observe(request, _errors_rendered)
 
 
-def _route_name(request: web.Request) -> str:
-    resource = request.match_info.route.resource
-    return resource.canonical if resource is not None else "unmatched"
+async def _errors_rendered(request: Request) -> Response:
+    return await render_errors(request, _routed)
 
 
-@web.middleware
-async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def _routed(request: Request) -> Response:
+    return await ROUTER.resolve(request)(request)
+
+
+def _route_name(request: Request) -> str:
+    return request.route or "unmatched"
+
+
+async def observe(request: Request, handler: Handler) -> Response:
     metrics = request.app[METRICS]
     opaque_id = request.headers.get("X-Opaque-Id")
     request_id = opaque_id or f"{_ID_PREFIX}-{next(_request_numbers)}"
-    # Requests on one connection share its task's context; request_id is the only key bound, and is rebound here.
+    # Each request runs in a task of its own, so this binding is the request's alone.
     structlog.contextvars.bind_contextvars(request_id=request_id)
     started = time.perf_counter()
     metrics.requests_in_flight += 1
@@ -48,6 +56,8 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         response = await handler(request)
         status = response.status
+        # ES adds this before any handler runs; the official client refuses answers without it.
+        response.headers[PRODUCT_HEADER[0]] = PRODUCT_HEADER[1]
         if opaque_id is not None:
             response.headers["X-Opaque-Id"] = opaque_id
         return response
@@ -55,7 +65,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         metrics.requests_in_flight -= 1
         duration = time.perf_counter() - started
         route = _route_name(request)
-        service = request.get(SERVICE_NAME, "")
+        service = request.get(SERVICE_NAME) or ""
         metrics.count_request(route, request.method, status, service, duration)
         if not route.startswith("/_sidecar/"):
             log_request(
@@ -72,21 +82,20 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
             )
 
 
-@web.middleware
-async def render_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def render_errors(request: Request, handler: Handler) -> Response:
     try:
         check_request_content_type(request)
         return await handler(request)
     except (ElasticsearchError, FlatError) as error:
         return error_response(request, error)
-    except web.HTTPRequestEntityTooLarge:
-        return error_response(request, too_large(request.app[SETTINGS].max_body_bytes))
-    except web.HTTPMethodNotAllowed as exc:
-        return error_response(request, wrong_method(request.raw_path, request.method, sorted(exc.allowed_methods)))
-    except web.HTTPNotFound:
-        return error_response(request, no_handler(request.raw_path, request.method))
-    except web.HTTPException as exc:
-        return error_response(request, ElasticsearchError(exc.status, "status_exception", exc.reason))
     except Exception:
         log.exception("unhandled error", method=request.method, route=_route_name(request))
         return error_response(request, internal_error())
+
+
+def refusal_response(problem: BadRequest) -> Response:
+    """The HTTP server's own refusals (a malformed request, a body over the limit), rendered as ES renders them."""
+    error = ElasticsearchError(problem.status, problem.type, problem.reason)
+    response = Response(orjson.dumps(error.body()), problem.status, {"content-type": JSON})
+    response.headers[PRODUCT_HEADER[0]] = PRODUCT_HEADER[1]
+    return response

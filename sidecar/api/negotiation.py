@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-
 from sidecar.domain.errors import FlatError, unsupported_content_type
+from sidecar.http import Request
 
 JSON = "application/json"
 _VENDOR_JSON = "application/vnd.elasticsearch+json"
 _ACCEPTED_BODY_TYPES = (JSON, _VENDOR_JSON)
 
 
-def response_content_type(request: web.Request) -> str:
+def response_content_type(request: Request) -> str:
     """The vendor type with its compatible-with version when the caller asked for it, else plain JSON."""
     accept = request.headers.get("Accept", "")
     if _VENDOR_JSON in accept:
@@ -21,7 +20,7 @@ def response_content_type(request: web.Request) -> str:
     return JSON
 
 
-def check_request_content_type(request: web.Request) -> None:
+def check_request_content_type(request: Request) -> None:
     """Bodies must be JSON, declared so; anything else is ES's 406. Bodyless requests need no Content-Type."""
     if not request.can_read_body:
         return

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import re
 
-from aiohttp import web
-
 from sidecar.domain.errors import illegal_argument, parse_exception
+from sidecar.http import Request
 
 COMMON_PARAMS = frozenset({"pretty", "human", "error_trace", "filter_path"})
 _TIME_UNITS = {"nanos": 1e-9, "micros": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _TIME_VALUE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(nanos|micros|ms|s|m|h|d)\s*$")
 
 
-def check_params(request: web.Request, allowed: frozenset[str] = frozenset()) -> None:
+def check_params(request: Request, allowed: frozenset[str] = frozenset()) -> None:
     unknown = [name for name in request.query if name not in COMMON_PARAMS and name not in allowed]
     if not unknown:
         return
@@ -34,7 +33,7 @@ def parse_time_value(value: str, setting: str) -> float:
     return float(match.group(1)) * _TIME_UNITS[match.group(2)]
 
 
-def flag(request: web.Request, name: str) -> bool:
+def flag(request: Request, name: str) -> bool:
     """ES `RestRequest.paramAsBoolean`: absent is false, present without a value true, and only `true` or `false`
     are values."""
     value = request.query.get(name)

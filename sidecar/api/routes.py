@@ -6,16 +6,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
-
-from aiohttp import web
+from urllib.parse import unquote
 
 from sidecar.api import health, inference
 from sidecar.api.endpoint import Endpoint
 from sidecar.api.keys import COMPONENTS
-from sidecar.domain.errors import ElasticsearchError
+from sidecar.domain.errors import ElasticsearchError, no_handler, wrong_method
+from sidecar.http import Request, Response
 from sidecar.security.credentials import credentials_of
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Route:
 
 
 ROUTES: tuple[Route, ...] = (
-    # Routes of one path stay together, so that the router keeps them in one resource; the hottest path first.
+    # The hottest path first.
     Route("POST", "/_inference/{task_type}/{model_id}", inference.INFER, "infer"),
     Route("PUT", "/_inference/{task_type}/{model_id}", inference.PUT, "put"),
     Route("GET", "/_inference/{task_type}/{model_id}", inference.GET, "get"),
@@ -43,12 +43,62 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
-class EsPathResource(web.DynamicResource):
-    """A path matched as ES's RestController matches it: its PathTrie splits the path with Java's
-    `String.split("/")`, which drops trailing empty segments, so `/_inference/` is `/_inference`."""
+class Router:
+    """Finds a request's route. Elasticsearch routes are matched as ES's RestController matches them: its PathTrie
+    splits the path with Java's `String.split("/")`, which drops trailing empty segments (so `/_inference/` is
+    `/_inference`), and decodes each segment on its own; the sidecar's own routes match exactly. No path: ES's 400
+    `no handler found`; a path without the method: 405 with `Allow`."""
 
-    def _match(self, path: str) -> dict[str, str] | None:
-        return super()._match(path.rstrip("/") or "/")
+    def __init__(self, routes: tuple[Route, ...]) -> None:
+        self._paths: list[tuple[tuple[str, ...], bool, str, dict[str, Handler]]] = []
+        by_path: dict[str, dict[str, Handler]] = {}
+        for route in routes:
+            handlers = by_path.setdefault(route.path, {})
+            if not handlers:
+                pattern = tuple(route.path.split("/")[1:])
+                self._paths.append((pattern, isinstance(route.handler, Endpoint), route.path, handlers))
+            handlers[route.method] = _handler_of(route)
+
+    def resolve(self, request: Request) -> Handler:
+        exact = request.raw_path.split("/")[1:]
+        trimmed = request.raw_path.rstrip("/").split("/")[1:]
+        allowed: list[str] = []
+        for pattern, is_es_route, name, handlers in self._paths:
+            match_info = _match(pattern, trimmed if is_es_route else exact)
+            if match_info is None:
+                continue
+            handler = handlers.get(request.method)
+            if handler is None:
+                allowed.extend(handlers)
+                continue
+            request.route = name
+            request.match_info = match_info
+            return handler
+        if allowed:
+            raise wrong_method(request.target, request.method, sorted(set(allowed)))
+        raise no_handler(request.target, request.method)
+
+
+def _match(pattern: tuple[str, ...], segments: list[str]) -> dict[str, str] | None:
+    if len(pattern) != len(segments):
+        return None
+    match_info: dict[str, str] = {}
+    for expected, segment in zip(pattern, segments, strict=True):
+        if expected[0] == "{":
+            if not segment:
+                return None
+            match_info[expected[1:-1]] = unquote(segment)
+        elif expected != segment:
+            return None
+    return match_info
+
+
+def _handler_of(route: Route) -> Handler:
+    if not isinstance(route.handler, Endpoint):
+        return route.handler
+    if route.action is None:
+        raise ValueError(f"{route.method} {route.path}: an Elasticsearch route needs an action")
+    return authorized(route.handler, route.action)
 
 
 def authorized(endpoint: Endpoint[Any], action: str) -> Handler:
@@ -59,12 +109,12 @@ def authorized(endpoint: Endpoint[Any], action: str) -> Handler:
     """
 
     @wraps(endpoint.run)
-    async def checked(request: web.Request) -> web.StreamResponse:
+    async def checked(request: Request) -> Response:
         components = request.app[COMPONENTS]
         privilege = components.settings.privilege_for(action)
         refusal: ElasticsearchError | None = None
         try:
-            await components.authorizer.authorize(credentials_of(request), action, privilege, request.path_qs)
+            await components.authorizer.authorize(credentials_of(request), action, privilege, request.target)
         except ElasticsearchError as error:
             if error.status != 403:  # 401, and any failure to ask the cluster
                 raise
@@ -77,20 +127,4 @@ def authorized(endpoint: Endpoint[Any], action: str) -> Handler:
     return checked
 
 
-def add_routes(app: web.Application) -> None:
-    resources: dict[str, web.Resource] = {}
-    for route in ROUTES:
-        resource = resources.get(route.path)
-        if resource is None:
-            if isinstance(route.handler, Endpoint):
-                resource = EsPathResource(route.path)
-                app.router.register_resource(resource)
-            else:
-                resource = app.router.add_resource(route.path)
-            resources[route.path] = resource
-        if isinstance(route.handler, Endpoint):
-            if route.action is None:
-                raise ValueError(f"{route.method} {route.path}: an Elasticsearch route needs an action")
-            resource.add_route(route.method, authorized(route.handler, route.action))
-        else:
-            resource.add_route(route.method, route.handler)
+ROUTER = Router(ROUTES)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from aiohttp import web
-
 from sidecar.domain.errors import ElasticsearchError, security_exception
+from sidecar.http import Request
 
 WWW_AUTHENTICATE = ['Basic realm="security" charset="UTF-8"', 'Bearer realm="security"', "ApiKey"]
 
@@ -24,7 +23,7 @@ class Credentials:
         return hashlib.sha256(self.header.encode()).hexdigest()
 
 
-def credentials_of(request: web.Request) -> Credentials | None:
+def credentials_of(request: Request) -> Credentials | None:
     header = request.headers.get("Authorization", "").strip()
     return Credentials(header) if header else None
 

@@ -19,11 +19,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from yarl import URL
 
-from sidecar.app import create_app
+from sidecar.app import create_app, create_server
 from sidecar.devcluster import DevClusterConfig, start_devcluster
+from sidecar.http import App, HttpServer
 from sidecar.settings import Settings
 from sidecar.testing.mock_providers import (
     MockProviderConfig,
@@ -179,10 +179,53 @@ def make_settings(cluster: Any, settings_overrides: dict[str, Any]) -> Callable[
     return make
 
 
-async def start_sidecar(settings: Settings) -> TestClient[web.Request, web.Application]:
+class Client:
+    """The sidecar's real HTTP server on 127.0.0.1, and an aiohttp client session for it (aiohttp's TestClient,
+    for our server): `await client.get(path, ...)` answers an aiohttp `ClientResponse`."""
+
+    def __init__(self, app: App, server: HttpServer, port: int) -> None:
+        self.app = app
+        self.server = server
+        self.base_url = URL(f"http://127.0.0.1:{port}")
+        self.session = aiohttp.ClientSession(base_url=self.base_url)
+        self._responses: list[aiohttp.ClientResponse] = []
+
+    def make_url(self, path: str) -> URL:
+        return self.base_url.join(URL(path))
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> aiohttp.ClientResponse:
+        response = await self.session.request(method, path, **kwargs)
+        self._responses.append(response)
+        return response
+
+    async def get(self, path: str, **kwargs: Any) -> aiohttp.ClientResponse:
+        return await self.request("GET", path, **kwargs)
+
+    async def put(self, path: str, **kwargs: Any) -> aiohttp.ClientResponse:
+        return await self.request("PUT", path, **kwargs)
+
+    async def post(self, path: str, **kwargs: Any) -> aiohttp.ClientResponse:
+        return await self.request("POST", path, **kwargs)
+
+    async def delete(self, path: str, **kwargs: Any) -> aiohttp.ClientResponse:
+        return await self.request("DELETE", path, **kwargs)
+
+    async def close(self) -> None:
+        for response in self._responses:
+            response.release()
+        await self.session.close()
+        await self.server.shutdown(drain_seconds=1.0)
+
+
+async def serve_sidecar(settings: Settings) -> Client:
+    """The sidecar listening, ready or not."""
     app = await create_app(settings)
-    client: TestClient[web.Request, web.Application] = TestClient(TestServer(app))
-    await client.start_server()
+    server = create_server(app)
+    return Client(app, server, await server.start("127.0.0.1", 0))
+
+
+async def start_sidecar(settings: Settings) -> Client:
+    client = await serve_sidecar(settings)
     for _ in range(200):
         response = await client.get("/_sidecar/health/ready")
         if response.status == 200:
@@ -193,7 +236,7 @@ async def start_sidecar(settings: Settings) -> TestClient[web.Request, web.Appli
 
 
 @pytest.fixture
-async def sidecar(make_settings: Callable[..., Settings]) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+async def sidecar(make_settings: Callable[..., Settings]) -> AsyncIterator[Client]:
     client = await start_sidecar(make_settings())
     yield client
     await client.close()

@@ -11,12 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
-from tests.api.conftest import ADMIN, ELSER_BODY, MONITOR, NOBODY, Provider, basic, es_error, openai_body
+from tests.api.conftest import ADMIN, ELSER_BODY, MONITOR, NOBODY, Client, Provider, basic, es_error, openai_body
 
-Client = TestClient[web.Request, web.Application]
 WWW_AUTHENTICATE = ['Basic realm="security" charset="UTF-8"', 'Bearer realm="security"', "ApiKey"]
 JSON = {"Content-Type": "application/json"}
 

@@ -7,12 +7,18 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
-from tests.api.conftest import ADMIN, ELASTIC, ELSER_BODY, MONITOR, Provider, es_error, openai_body
-
-Client = TestClient[web.Request, web.Application]
+from tests.api.conftest import (
+    ADMIN,
+    ELASTIC,
+    ELSER_BODY,
+    MONITOR,
+    Client,
+    Provider,
+    es_error,
+    openai_body,
+    serve_sidecar,
+)
 
 
 async def test_elser_deployment_serves_the_clusters_ingest_pipeline(sidecar: Client, cluster: Any) -> None:
@@ -74,13 +80,8 @@ async def test_cluster_down_gives_503_and_recovers(sidecar: Client, cluster: Any
 
 
 async def test_readiness_waits_for_a_cluster_that_is_not_up_yet(cluster: Any, make_settings: Any) -> None:
-    from aiohttp.test_utils import TestServer
-
-    from sidecar.app import create_app
-
     await cluster.stop()
-    client: Client = TestClient(TestServer(await create_app(make_settings())))
-    await client.start_server()
+    client = await serve_sidecar(make_settings())
     try:
         response = await client.get("/_sidecar/health/ready")
         assert response.status == 503

@@ -8,14 +8,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from sidecar.devcluster import DevClusterConfig, MlNodeSpec, StartFailure
-from tests.api.conftest import ADMIN, ELASTIC, ELSER_BODY, Provider, es_error, openai_body, start_sidecar
-
-Client = TestClient[web.Request, web.Application]
-
+from tests.api.conftest import ADMIN, ELASTIC, ELSER_BODY, Client, Provider, es_error, openai_body, start_sidecar
 
 
 async def assert_nothing_stored(sidecar: Client) -> None:

@@ -10,15 +10,11 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from sidecar.api.filter_path import ResponseFilter
 from sidecar.api.pretty import pretty_json
 from sidecar.testing.mock_providers import mock_embedding, mock_sparse_embedding
-from tests.api.conftest import ADMIN, HF_KEY, Provider, es_error, openai_body
-
-Client = TestClient[web.Request, web.Application]
+from tests.api.conftest import ADMIN, HF_KEY, Client, Provider, es_error, openai_body
 
 
 def filtered(body: dict[str, Any], filter_path: str, keep_empty: bool = False) -> dict[str, Any]:

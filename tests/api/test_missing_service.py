@@ -12,13 +12,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from sidecar.api.keys import COMPONENTS
-from tests.api.conftest import ADMIN, ELASTIC, Provider, es_error, openai_body
-
-Client = TestClient[web.Request, web.Application]
+from tests.api.conftest import ADMIN, ELASTIC, Client, Provider, es_error, openai_body
 
 
 async def _stored_then_unloaded(sidecar: Client, provider: Provider) -> Any:

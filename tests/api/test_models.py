@@ -6,15 +6,9 @@ import asyncio
 from typing import Any
 
 import aiohttp
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from sidecar.testing.mock_providers import mock_sparse_embedding
-from tests.api.conftest import ADMIN, ELASTIC, ELSER_BODY, HF_KEY, OPENAI_KEY, Provider, es_error, openai_body
-
-Client = TestClient[web.Request, web.Application]
-
-
+from tests.api.conftest import ADMIN, ELASTIC, ELSER_BODY, HF_KEY, OPENAI_KEY, Client, Provider, es_error, openai_body
 
 
 async def cluster_get(cluster: Any, path: str) -> Any:

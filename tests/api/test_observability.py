@@ -5,13 +5,8 @@ from __future__ import annotations
 import io
 import json
 
-from aiohttp import web
-from aiohttp.test_utils import TestClient
-
 from sidecar.observability.logging import configure_logging
-from tests.api.conftest import ADMIN, OPENAI_KEY, Provider, openai_body
-
-Client = TestClient[web.Request, web.Application]
+from tests.api.conftest import ADMIN, OPENAI_KEY, Client, Provider, openai_body
 
 
 async def test_metrics_cover_requests_provider_calls_and_caches(sidecar: Client, openai_provider: Provider) -> None:

@@ -5,13 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 from elasticsearch import AsyncElasticsearch, BadRequestError, NotFoundError
 
-from tests.api.conftest import OPENAI_KEY, Provider
-
-Client = TestClient[web.Request, web.Application]
+from tests.api.conftest import OPENAI_KEY, Client, Provider
 
 
 @pytest.fixture

@@ -7,13 +7,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from sidecar.devcluster import DevClusterConfig
-from tests.api.conftest import ADMIN, ELASTIC, MONITOR, NOBODY, basic, es_error, start_sidecar
+from tests.api.conftest import ADMIN, ELASTIC, MONITOR, NOBODY, Client, basic, es_error, start_sidecar
 
-Client = TestClient[web.Request, web.Application]
 WWW_AUTHENTICATE = ['Basic realm="security" charset="UTF-8"', 'Bearer realm="security"', "ApiKey"]
 
 CALLS = [

@@ -6,13 +6,9 @@ import io
 from typing import Any
 
 import aiohttp
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from sidecar.observability.logging import configure_logging
-from tests.api.conftest import ADMIN, ELASTIC, OPENAI_KEY, SECRETS_KEY, Provider, openai_body
-
-Client = TestClient[web.Request, web.Application]
+from tests.api.conftest import ADMIN, ELASTIC, OPENAI_KEY, SECRETS_KEY, Client, Provider, openai_body
 
 
 async def dump_cluster(cluster: Any) -> str:

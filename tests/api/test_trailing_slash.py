@@ -7,12 +7,8 @@ Everything else about the request (the URI in messages, unknown parameters) keep
 
 from __future__ import annotations
 
-from aiohttp import web
-from aiohttp.test_utils import TestClient
+from tests.api.conftest import ADMIN, Client, Provider, es_error, openai_body
 
-from tests.api.conftest import ADMIN, Provider, es_error, openai_body
-
-Client = TestClient[web.Request, web.Application]
 WWW_AUTHENTICATE = ['Basic realm="security" charset="UTF-8"', 'Bearer realm="security"', "ApiKey"]
 
 

@@ -5,13 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from plugins.openai import OpenAiService
-from tests.api.conftest import ADMIN, OPENAI_KEY, openai_body, start_sidecar
-
-Client = TestClient[web.Request, web.Application]
+from tests.api.conftest import ADMIN, OPENAI_KEY, Client, openai_body, start_sidecar
 
 
 async def test_unknown_route_is_the_flat_400(sidecar: Client) -> None:
@@ -22,7 +18,7 @@ async def test_unknown_route_is_the_flat_400(sidecar: Client) -> None:
 
 
 async def test_wrong_method_is_405_with_allow(sidecar: Client) -> None:
-    response = await sidecar.patch("/_inference/text_embedding/x", headers=ADMIN)
+    response = await sidecar.request("PATCH", "/_inference/text_embedding/x", headers=ADMIN)
     assert response.status == 405
     assert response.headers["Allow"] == "DELETE,GET,POST,PUT"
     assert await response.json() == {

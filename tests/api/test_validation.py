@@ -5,12 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
-from tests.api.conftest import ADMIN, Provider, es_error, openai_body
+from tests.api.conftest import ADMIN, Client, Provider, es_error, openai_body
 
-Client = TestClient[web.Request, web.Application]
 ELSER_PATH = "/_inference/sparse_embedding/e"
 
 

@@ -15,8 +15,6 @@ from typing import Any
 from unittest.mock import MagicMock
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from plugins.elser import ElserService
 from plugins.openai import OpenAiService
@@ -29,6 +27,7 @@ from tests.api.conftest import (
     ADMIN,
     ELSER_BODY,
     OPENAI_KEY,
+    Client,
     Provider,
     es_error,
     start_sidecar,
@@ -36,7 +35,6 @@ from tests.api.conftest import (
     validation_error,
 )
 
-Client = TestClient[web.Request, web.Application]
 LINUX_ELSER = ".elser_model_2_linux-x86_64"
 DEFAULT_RATE_LIMIT = {"requests_per_minute": 3000}
 

@@ -19,8 +19,6 @@ from typing import Any
 from unittest.mock import MagicMock
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from plugins.hugging_face import HuggingFaceElserService, HuggingFaceService
 from sidecar.domain.model import ModelConfig
@@ -28,9 +26,17 @@ from sidecar.domain.service import ServiceContext
 from sidecar.domain.task_type import TaskType
 from sidecar.settings import Settings
 from sidecar.testing.mock_providers import mock_embedding, mock_sparse_embedding
-from tests.api.conftest import ADMIN, HF_KEY, Provider, es_error, start_sidecar, unknown_settings, validation_error
+from tests.api.conftest import (
+    ADMIN,
+    HF_KEY,
+    Client,
+    Provider,
+    es_error,
+    start_sidecar,
+    unknown_settings,
+    validation_error,
+)
 
-Client = TestClient[web.Request, web.Application]
 DEFAULT_RATE_LIMIT = {"requests_per_minute": 3000}
 ELSER_CHARS = 512 * 3  # ELSER's 512 tokens at the Truncator's 3 characters a token
 LONG_TEXT = "word " * 400  # 2000 characters

@@ -12,8 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from plugins.hugging_face import HuggingFaceService
 from plugins.openai import OpenAiService
@@ -21,11 +19,9 @@ from sidecar.domain.model import Model, ModelConfig
 from sidecar.domain.service import ServiceContext
 from sidecar.domain.task_type import TaskType
 from sidecar.settings import Settings
-from tests.api.conftest import ADMIN, HF_KEY, OPENAI_KEY, Provider, validation_error
+from tests.api.conftest import ADMIN, HF_KEY, OPENAI_KEY, Client, Provider, validation_error
 from tests.plugins.conftest import API_KEY, parse_error
 from tests.plugins.conftest import HF_KEY as PLUGIN_HF_KEY
-
-Client = TestClient[web.Request, web.Application]
 
 
 def openai_config(**service_settings: Any) -> dict[str, Any]:

@@ -14,18 +14,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from plugins.hugging_face import HuggingFaceElserService, HuggingFaceService
 from plugins.openai import OpenAiService
 from sidecar.domain.service import InferenceService, ServiceContext
 from sidecar.domain.task_type import TaskType
 from sidecar.settings import Settings
-from tests.api.conftest import ADMIN, Provider, es_error, openai_body, unknown_settings
+from tests.api.conftest import ADMIN, Client, Provider, es_error, openai_body, unknown_settings
 from tests.plugins.conftest import API_KEY, parse_error
 
-Client = TestClient[web.Request, web.Application]
 HF_URL = "http://127.0.0.1:1/"
 
 
