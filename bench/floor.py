@@ -1,9 +1,10 @@
 """`python -m bench.floor`: what an HTTP layer costs before any sidecar code runs.
 
-Three servers answer every POST with the same ~30 KB JSON body (one 1536-float vector, as the sidecar answers one
-input), pinned to CPU 0, driven by wrk on CPU 1 at 32 connections: an aiohttp `Application` (what the sidecar
-runs on), aiohttp's low-level `Server` (no router, middlewares or application), and a bare `asyncio.Protocol` that
-only finds the end of each request. The differences bound what a leaner HTTP layer could save per request.
+Four servers answer every POST with the same ~30 KB JSON body (one 1536-float vector, as the sidecar answers one
+input), pinned to CPU 0, driven by wrk on CPU 1 at 32 connections: the sidecar's own server (`sidecar.http`, what
+it runs on), an aiohttp `Application` (what it ran on before), aiohttp's low-level `Server` (no router, middlewares
+or application), and a bare `asyncio.Protocol` that only finds the end of each request. The differences are what
+each HTTP layer costs per request before any handler code runs.
 
 Then the other side, the provider call: the bare server (on CPU 1) is called 2,000 times in a row from CPU 0, by
 an aiohttp `ClientSession` as the sidecar calls providers, and by a bare asyncio-streams client; CPU time per call.
@@ -26,10 +27,19 @@ from aiohttp import web
 
 from bench.procs import child_setup, free_port
 from bench.wrk import find_wrk
+from sidecar import http
 
 BODY = orjson.dumps({"text_embedding": [{"embedding": [random.uniform(-0.1, 0.1) for _ in range(1536)]}]})
 LUA = 'wrk.method = "POST"\nwrk.body = \'{"input":"a text"}\'\nwrk.headers["Content-Type"] = "application/json"\n'
-KINDS = ("application", "low-level", "protocol")
+KINDS = ("sidecar.http", "application", "low-level", "protocol")
+
+
+async def _answer_lean(_request: http.Request) -> http.Response:
+    return http.Response(BODY, headers={"content-type": "application/json"})
+
+
+def _refuse(problem: http.BadRequest) -> http.Response:
+    return http.Response(problem.reason.encode(), problem.status)
 
 
 async def _answer(request: web.BaseRequest) -> web.Response:
@@ -61,7 +71,11 @@ class _BareHttp(asyncio.Protocol):
 
 async def _serve(kind: str, port: int) -> None:
     loop = asyncio.get_running_loop()
-    if kind == "application":
+    if kind == "sidecar.http":
+        await http.HttpServer(http.App(_answer_lean, _refuse), http.Limits(max_body_bytes=1 << 20)).start(
+            "127.0.0.1", port
+        )
+    elif kind == "application":
         app = web.Application()
         app.router.add_post("/{tail:.*}", _answer)
         runner = web.AppRunner(app, access_log=None)

@@ -26,6 +26,8 @@ log = get_logger("sidecar.http")
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _MAX_PIPELINED = 16  # requests read ahead on one connection before reading pauses
+_CANCEL_GRACE_SECONDS = 1.0  # how long the handlers cancelled at the end of a drain get to unwind
+_HEAD_SLACK = 128  # what a request's head holds besides the URL and the headers: method, version, line ends
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,9 @@ class HttpServer:
         if self._connections:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._drained.wait(), drain_seconds)
-        for connection in list(self._connections):
-            connection.abort()
+        cancelled = [task for connection in list(self._connections) if (task := connection.abort()) is not None]
+        if cancelled:  # the handlers unwind before the cleanup hooks close what they use
+            await asyncio.wait(cancelled, timeout=_CANCEL_GRACE_SECONDS)
         if self._server is not None:
             await self._server.wait_closed()
         for hook in self.app.on_cleanup:
@@ -118,6 +121,9 @@ class _Connection(asyncio.Protocol):
         self._task: asyncio.Task[None] | None = None
         self._idle: asyncio.TimerHandle | None = None
         self._in_message = False
+        self._in_head = False  # between `on_message_begin` and `on_headers_complete`
+        self._head_began = False  # the current head began in the chunk being parsed
+        self._head_received = 0  # bytes received in later chunks while that head was incomplete
         self._refused = False  # nothing more is read after a refusal
         self._closing = False
         self._writing_paused = False
@@ -135,12 +141,14 @@ class _Connection(asyncio.Protocol):
         self._transport = None
         self._cancel_idle_timer()
         self._queue.clear()
-        self._server._closed(self)
+        if self._task is None:  # otherwise the connection counts (for the drain) until its handler is done
+            self._server._closed(self)
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
         self._cancel_idle_timer()
+        self._head_began = False
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
@@ -155,6 +163,13 @@ class _Connection(asyncio.Protocol):
             self._closing = True
         except httptools.HttpParserError as exc:
             self._refuse(BadRequest(400, "illegal_argument_exception", f"invalid HTTP request: {exc}"))
+        else:
+            # httptools holds a header back until it ends, so `on_header` alone cannot bound one that never does:
+            # count what arrives while a head that began in an earlier chunk is still incomplete.
+            if self._in_head and not self._head_began:
+                self._head_received += len(data)
+                if self._head_received > self._limits.max_line_bytes + self._limits.max_header_bytes + _HEAD_SLACK:
+                    self._refuse(self._header_too_large())
         self._update_reading()
         self._answer_next()
 
@@ -177,6 +192,9 @@ class _Connection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self._in_message = True
+        self._in_head = True
+        self._head_began = True
+        self._head_received = 0
         self._start_message()
 
     def on_url(self, url: bytes) -> None:
@@ -188,16 +206,14 @@ class _Connection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self._head_bytes += len(name) + len(value) + 4
         if self._head_bytes > self._limits.max_header_bytes:
-            size = self._limits.max_header_bytes
-            raise _Refused(
-                BadRequest(400, "too_long_http_header_exception", f"HTTP header is larger than {size} bytes.")
-            )
+            raise _Refused(self._header_too_large())
         self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
         length = self._declared_length()
         if length is not None and length > self._limits.max_body_bytes:
-            raise _Refused(self._too_large())
+            raise _Refused(_too_large(self._limits.max_body_bytes))
         if self._parser.get_http_version() == "1.1" and any(
             name.lower() == "expect" and value.strip().lower() == "100-continue" for name, value in self._headers
         ):
@@ -206,7 +222,7 @@ class _Connection(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         self._body_bytes += len(body)
         if self._body_bytes > self._limits.max_body_bytes:
-            raise _Refused(self._too_large())
+            raise _Refused(_too_large(self._limits.max_body_bytes))
         self._body.append(body)
 
     def on_message_complete(self) -> None:
@@ -255,7 +271,12 @@ class _Connection(asyncio.Protocol):
         except Exception:  # the application renders its own errors; this is the last resort
             log.exception("unhandled error in the HTTP handler", method=request.method)
             response = self._app.reject(BadRequest(500, "exception", "An internal error occurred"))
-        self._task = None
+        finally:
+            self._task = None
+            if self._transport is None:  # the client left while the handler ran
+                self._server._closed(self)
+        if self._transport is None:
+            return
         close = self._closing or not request.keep_alive
         self._send(response, close=close, head_only=request.method == "HEAD", http_10=request.http_version == "1.0")
         if not close:
@@ -283,11 +304,14 @@ class _Connection(asyncio.Protocol):
         if self._task is None and not self._queue and not self._in_message:
             self._close()
 
-    def abort(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+    def abort(self) -> asyncio.Task[None] | None:
+        """Drops the connection and cancels its handler; returns the handler's task, if one was running."""
+        task = self._task
+        if task is not None:
+            task.cancel()
         if self._transport is not None:
             self._transport.abort()
+        return task
 
     def _close(self) -> None:
         self._cancel_idle_timer()
@@ -307,7 +331,14 @@ class _Connection(asyncio.Protocol):
 
     def _arm_idle_timer(self) -> None:
         self._cancel_idle_timer()
-        self._idle = self._loop.call_later(self._limits.idle_seconds, self._close)
+        self._idle = self._loop.call_later(self._limits.idle_seconds, self._idle_timeout)
+
+    def _idle_timeout(self) -> None:
+        """`close()` waits for the answers to be read; a client that has stopped reading them is dropped."""
+        if self._transport is not None and self._transport.get_write_buffer_size():
+            self.abort()
+        else:
+            self._close()
 
     def _cancel_idle_timer(self) -> None:
         if self._idle is not None:
@@ -321,17 +352,21 @@ class _Connection(asyncio.Protocol):
                     return int(value)
         return None
 
-    def _too_large(self) -> BadRequest:
-        limit = self._limits.max_body_bytes
-        return BadRequest(413, "content_too_long_exception", f"request content is larger than [{limit}] bytes")
+    def _header_too_large(self) -> BadRequest:
+        size = self._limits.max_header_bytes
+        return BadRequest(400, "too_long_http_header_exception", f"HTTP header is larger than {size} bytes.")
+
+
+def _too_large(limit: int) -> BadRequest:
+    return BadRequest(413, "content_too_long_exception", f"request content is larger than [{limit}] bytes")
 
 
 def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
     """gzip and deflate request bodies, as ES's HTTP layer accepts them; the limit applies to what they expand to."""
     if encoding in ("gzip", "x-gzip"):
         wbits = 16 + zlib.MAX_WBITS
-    elif encoding == "deflate":
-        wbits = zlib.MAX_WBITS
+    elif encoding == "deflate":  # zlib-wrapped as RFC 9110 says, or raw as some clients send it: both, as Netty
+        wbits = zlib.MAX_WBITS if _has_zlib_header(body) else -zlib.MAX_WBITS
     else:
         raise _Refused(BadRequest(415, "illegal_argument_exception", f"unsupported Content-Encoding [{encoding}]"))
     decompressor = zlib.decompressobj(wbits)
@@ -341,5 +376,13 @@ def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
         reason = f"invalid {encoding} request body: {exc}"
         raise _Refused(BadRequest(400, "illegal_argument_exception", reason)) from None
     if len(data) > limit:
-        raise _Refused(BadRequest(413, "content_too_long_exception", f"request content is larger than [{limit}] bytes"))
+        raise _Refused(_too_large(limit))
+    if not decompressor.eof:  # zlib stops without an error where the input ends
+        reason = f"invalid {encoding} request body: incomplete or truncated stream"
+        raise _Refused(BadRequest(400, "illegal_argument_exception", reason))
     return data
+
+
+def _has_zlib_header(body: bytes) -> bool:
+    """RFC 1950: method 8 (deflate) in the low nibble, and the two bytes a multiple of 31."""
+    return len(body) >= 2 and body[0] & 0x0F == 8 and ((body[0] << 8) | body[1]) % 31 == 0
