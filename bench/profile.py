@@ -48,11 +48,11 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("response JSON (orjson.dumps in json_response)", ("json_response (",)),
     ("request log line (structlog, redaction)", ("structlog/", "observability/logging")),
     ("metrics (prometheus_client)", ("prometheus_client/",)),
-    ("provider HTTP call (aiohttp client)", ("aiohttp/client", "aiohttp/connector", "post_json")),
+    ("provider HTTP call (aiohttp client)", ("aiohttp/", "yarl/", "aiosignal/", "post_json")),
     ("engine and plugin (batcher, retry, limiter, settings)", ("sidecar/engine/", "plugins/", "pydantic/")),
     ("handler (body, auth, model cache)", ("sidecar/api/inference", "sidecar/security/", "sidecar/registry/")),
     ("middleware (ids, timing, errors)", ("sidecar/api/",)),
-    ("aiohttp server", ("aiohttp/", "multidict/", "yarl/", "aiosignal/")),
+    ("HTTP server (sidecar.http, httptools)", ("sidecar/http/", "httptools", "multidict/")),
     ("asyncio loop and sockets", ("asyncio/", "selectors")),
 )
 
