@@ -53,3 +53,22 @@ async def test_errors_raise_the_clients_exception_classes(es: AsyncElasticsearch
     with pytest.raises(BadRequestError) as no_handler:
         await es.perform_request("GET", "/_unknown", headers={"accept": "application/json"})
     assert no_handler.value.body == {"error": "no handler found for uri [/_unknown] and method [GET]"}
+
+
+async def test_compressed_requests_from_the_client(sidecar: Client, openai_provider: Provider) -> None:
+    """`http_compress=True` gzips every request body, as Elasticsearch's HTTP layer accepts."""
+    client = AsyncElasticsearch(str(sidecar.make_url("/")), basic_auth=("admin", "changeme"), http_compress=True)
+    try:
+        await client.inference.put(
+            task_type="text_embedding",
+            inference_id="gzipped",
+            inference_config={
+                "service": "openai",
+                "service_settings": {"api_key": OPENAI_KEY, "url": openai_provider.url},
+                "task_settings": {"model": "text-embedding-3-small"},
+            },
+        )
+        result = await client.inference.inference(task_type="text_embedding", inference_id="gzipped", input=["a"])
+    finally:
+        await client.close()
+    assert [len(item["embedding"]) for item in result.body["text_embedding"]] == [8]
