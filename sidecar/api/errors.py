@@ -52,9 +52,5 @@ def _filtered(request: Request, body: dict[str, Any], filter_path: str) -> dict[
     return body if response_filter is None else response_filter.apply(body)
 
 
-def too_large(limit: int) -> ElasticsearchError:
-    return ElasticsearchError(413, "content_too_long_exception", f"request content is larger than [{limit}] bytes")
-
-
 def internal_error() -> ElasticsearchError:
     return ElasticsearchError(500, "exception", "An internal error occurred in the inference sidecar")

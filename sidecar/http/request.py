@@ -16,8 +16,8 @@ _NO_QUERY: dict[str, str] = {}
 
 class Request:
     """`raw_path` is the target's path as sent (percent-encoded); `path` is decoded. `query` maps each parameter to
-    its first value, `+` and `%XX` decoded. `match_info` is filled by the router; `request[key]` holds what handlers
-    learned."""
+    its last value (as ES's `RestUtils.decodeQueryString`), `+` and `%XX` decoded. `match_info` is filled by the
+    router; `request[key]` holds what handlers learned."""
 
     __slots__ = (
         "_query",
@@ -71,7 +71,7 @@ class Request:
         if self._query is None:
             query: dict[str, str] = {}
             for name, value in parse_qsl(self.query_string, keep_blank_values=True):
-                query.setdefault(name, value)
+                query[name] = value
             self._query = query
         return self._query
 
