@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from sidecar.allocator import tune_allocator
 from sidecar.api.keys import COMPONENTS
 from sidecar.app import create_app, create_server
+from sidecar.engine.idle import new_event_loop
 from sidecar.es.client import build_es_client
 from sidecar.es.preflight import run_preflight
 from sidecar.observability.logging import configure_logging, get_logger
@@ -44,7 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(settings.log_level, settings.log_format)
         if args.command == "check":
             return asyncio.run(check(settings))
-        asyncio.run(serve_dev(settings) if settings.dev else serve(settings))
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            runner.run(serve_dev(settings) if settings.dev else serve(settings))
         return 0
     except ConfigurationError as exc:
         print(f"inference-sidecar: {exc}", file=sys.stderr)

@@ -27,6 +27,7 @@ from sidecar.domain.model import Model
 from sidecar.domain.results import Embedding
 from sidecar.domain.service import InferenceService
 from sidecar.engine.errors import engine_closed
+from sidecar.engine.idle import call_when_idle
 
 BatchKey = tuple[str, str]
 # The last argument: whether the call carries the inputs of several requests.
@@ -55,7 +56,8 @@ class Entry:
 
 class Batch:
     __slots__ = (
-        "entries", "handle", "key", "limit", "live", "max_texts", "model", "service", "task", "texts", "waiting"
+        "entries", "handle", "idle_hook", "key", "limit", "live", "max_texts", "model", "service", "task", "texts",
+        "waiting",
     )  # fmt: skip
 
     def __init__(self, key: BatchKey, service: InferenceService, model: Model, max_texts: int, limit: int) -> None:
@@ -68,6 +70,7 @@ class Batch:
         self.texts: dict[str, None] = {}
         self.live = 0
         self.handle: asyncio.Handle | None = None
+        self.idle_hook = False  # asked to go when the event loop goes idle
         self.task: asyncio.Task[None] | None = None
         self.waiting = False
 
@@ -143,6 +146,9 @@ class Batcher:
         batch.add(Entry(texts, future, request))
         if batch.full:
             self._flush(batch)
+        elif batch.handle is not None and not batch.idle_hook:
+            # Waiting buys merging only while the process has other work; when it has none, the batch goes.
+            batch.idle_hook = call_when_idle(loop, functools.partial(self._flush, batch))
         return future
 
     def forget(self, model_id: str) -> None:
