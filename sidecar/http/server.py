@@ -122,6 +122,7 @@ class _Connection(asyncio.Protocol):
         self._idle: asyncio.TimerHandle | None = None
         self._in_message = False
         self._in_head = False  # between `on_message_begin` and `on_headers_complete`
+        self._continue_due = False  # the request being read asked for `100 Continue`, not yet sent
         self._head_began = False  # the current head began in the chunk being parsed
         self._head_received = 0  # bytes received in later chunks while that head was incomplete
         self._refused = False  # nothing more is read after a refusal
@@ -217,6 +218,13 @@ class _Connection(asyncio.Protocol):
         if self._parser.get_http_version() == "1.1" and any(
             name.lower() == "expect" and value.strip().lower() == "100-continue" for name, value in self._headers
         ):
+            # An interim answer keeps the order of answers too: after those of the requests before this one.
+            self._continue_due = True
+            self._send_continue_if_due()
+
+    def _send_continue_if_due(self) -> None:
+        if self._continue_due and self._task is None and not self._queue:
+            self._continue_due = False
             self._write(_CONTINUE)
 
     def on_body(self, body: bytes) -> None:
@@ -227,6 +235,7 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         self._in_message = False
+        self._continue_due = False  # the client sent the body without waiting for it
         headers = CIMultiDictProxy(CIMultiDict(self._headers))
         body = b"".join(self._body)
         encoding = headers.get("Content-Encoding", "identity").strip().lower()
@@ -259,6 +268,7 @@ class _Connection(asyncio.Protocol):
                 return
             self._task = self._loop.create_task(self._answer(item))
         self._update_reading()
+        self._send_continue_if_due()
         if self._task is None and not self._queue:
             if self._closing:
                 self._close()

@@ -470,6 +470,19 @@ async def test_expect_100_continue_with_too_large_a_body_is_a_413_without_contin
     assert await conn.rest() == b""
 
 
+async def test_expect_100_continue_of_a_pipelined_request_comes_after_the_answers_before_it(served: Served) -> None:
+    conn = await served.connect()
+    head = get("/echo", "Content-Length: 5", "Expect: 100-continue", method="POST")
+    await conn.send(get("/sleep/0.2?n=1") + head)
+
+    first = await conn.answer()
+    assert first.status == 200
+    assert await conn.read_exactly(len(CONTINUE)) == CONTINUE  # only now, after the first request's answer
+    await conn.send(b"hello")
+    second = await conn.answer()
+    assert (second.status, second.json()["body"]) == (200, "hello")
+
+
 async def test_aiohttp_expect_100_continue(served: Served) -> None:
     async with (
         aiohttp.ClientSession() as session,
