@@ -12,7 +12,6 @@ import asyncio
 import selectors
 import weakref
 from collections.abc import Callable
-from typing import Any
 
 _hooks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Callable[[], None]]] = weakref.WeakKeyDictionary()
 
@@ -29,8 +28,8 @@ class _IdleAwareSelector(selectors.DefaultSelector):
             for callback in callbacks:
                 callback()
             timeout = 0
-        result: Any = super().select(timeout)
-        return list(result)
+        events: list[tuple[selectors.SelectorKey, int]] = super().select(timeout)
+        return events
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
