@@ -13,6 +13,10 @@ import selectors
 import weakref
 from collections.abc import Callable
 
+from sidecar.observability.logging import get_logger
+
+log = get_logger("sidecar.engine.idle")
+
 _hooks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Callable[[], None]]] = weakref.WeakKeyDictionary()
 
 
@@ -26,7 +30,10 @@ class _IdleAwareSelector(selectors.DefaultSelector):
             callbacks = self._pending[:]
             self._pending.clear()
             for callback in callbacks:
-                callback()
+                try:
+                    callback()
+                except Exception:  # one failing callback must not stop the event loop
+                    log.exception("idle callback failed")
             timeout = 0
         events: list[tuple[selectors.SelectorKey, int]] = super().select(timeout)
         return events

@@ -45,6 +45,22 @@ def test_what_an_idle_callback_schedules_runs_at_once() -> None:
     assert on_idle_aware_loop(main) == ["scheduled when idle", "after 0.2 s"]
 
 
+def test_a_failing_callback_does_not_stop_the_loop() -> None:
+    def fail() -> None:
+        raise RuntimeError("boom")
+
+    async def main() -> list[str]:
+        loop = asyncio.get_running_loop()
+        order: list[str] = []
+        call_when_idle(loop, fail)
+        call_when_idle(loop, lambda: order.append("the next callback"))
+        await asyncio.sleep(0.05)
+        order.append("the loop goes on")
+        return order
+
+    assert on_idle_aware_loop(main) == ["the next callback", "the loop goes on"]
+
+
 async def test_on_another_loop_nothing_is_registered() -> None:
     assert call_when_idle(asyncio.get_running_loop(), lambda: None) is False
 
