@@ -56,8 +56,7 @@ class Entry:
 
 class Batch:
     __slots__ = (
-        "entries", "handle", "idle_hook", "key", "limit", "live", "max_texts", "model", "service", "task", "texts",
-        "waiting",
+        "entries", "handle", "key", "limit", "live", "max_texts", "model", "service", "task", "texts", "waiting"
     )  # fmt: skip
 
     def __init__(self, key: BatchKey, service: InferenceService, model: Model, max_texts: int, limit: int) -> None:
@@ -70,7 +69,6 @@ class Batch:
         self.texts: dict[str, None] = {}
         self.live = 0
         self.handle: asyncio.Handle | None = None
-        self.idle_hook = False  # asked to go when the event loop goes idle
         self.task: asyncio.Task[None] | None = None
         self.waiting = False
 
@@ -140,15 +138,14 @@ class Batcher:
             batches.append(batch)
             if self.window > 0 and self._in_flight.get(key, 0) > 0:
                 batch.handle = loop.call_later(self.window, self._flush, batch)
+                # Waiting buys merging only while the process has other work; when it has none, the batch goes.
+                call_when_idle(loop, functools.partial(self._flush, batch))
             else:
                 # Due now: its task's first step runs on the next turn, so requests of this turn still join.
                 self._flush(batch)
         batch.add(Entry(texts, future, request))
         if batch.full:
             self._flush(batch)
-        elif batch.handle is not None and not batch.idle_hook:
-            # Waiting buys merging only while the process has other work; when it has none, the batch goes.
-            batch.idle_hook = call_when_idle(loop, functools.partial(self._flush, batch))
         return future
 
     def forget(self, model_id: str) -> None:
