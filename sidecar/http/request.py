@@ -63,10 +63,6 @@ class Request:
         return unquote(self.raw_path)
 
     @property
-    def path_qs(self) -> str:
-        return f"{self.path}?{self.query_string}" if self.query_string else self.path
-
-    @property
     def query(self) -> dict[str, str]:
         if self._query is None:
             query: dict[str, str] = {}
