@@ -8,6 +8,7 @@ with every input cut to half), `ActionUtils.createInternalServerError` (failures
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
 import random
@@ -17,7 +18,6 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
-import aiohttp
 import msgspec
 import orjson
 from multidict import CIMultiDictProxy
@@ -29,6 +29,7 @@ from sidecar.domain.results import TextEmbedding
 from sidecar.domain.service import ServiceContext
 from sidecar.engine import timing
 from sidecar.engine.retry import RetryPolicy, call_with_retry
+from sidecar.http.client import ClientError, ConnectError
 
 T = TypeVar("T")
 
@@ -111,30 +112,20 @@ async def post_json(
     """POST a JSON body; redirects are not followed (ES answers 3xx with `Unhandled redirection`)."""
     context.egress.check_url(url)
     timeout = context.settings.provider_timeout
+    body = orjson.dumps(payload)
     try:
-        async with context.http.post(
-            url,
-            data=orjson.dumps(payload),
-            headers={"Content-Type": "application/json", **headers},
-            timeout=aiohttp.ClientTimeout(total=timeout),
-            allow_redirects=False,
-        ) as response:
-            body = await response.read()
-            return UpstreamResponse(response.status, response.headers, body)
+        async with asyncio.timeout(timeout):
+            response = await context.http.post(url, body, {"Content-Type": "application/json", **headers})
     except TimeoutError:
         raise UpstreamFailure(
             failed_to_send, "timeout_exception", f"The request timed out after [{timeout:g}s]"
         ) from None
-    except aiohttp.ClientConnectionError as exc:
-        raise UpstreamFailure(failed_to_send, "connect_exception", _connection_reason(exc)) from None
-    except aiohttp.ClientError as exc:
-        raise UpstreamFailure(failed_to_send, "io_exception", type(exc).__name__) from None
-
-
-def _connection_reason(exc: aiohttp.ClientConnectionError) -> str:
-    # The text names host and port (public model settings), never the request headers.
-    return str(exc) or type(exc).__name__
-
+    # The client's messages name host and port (public model settings), never the request's headers.
+    except ConnectError as exc:
+        raise UpstreamFailure(failed_to_send, "connect_exception", str(exc)) from None
+    except ClientError as exc:
+        raise UpstreamFailure(failed_to_send, "io_exception", str(exc)) from None
+    return UpstreamResponse(response.status, response.headers, response.body)
 
 
 

@@ -8,9 +8,6 @@ import os
 import random
 import uuid
 
-import aiohttp
-import orjson
-
 from sidecar.api.keys import COMPONENTS, METRICS, SETTINGS
 from sidecar.api.middleware import handle, refusal_response
 from sidecar.components import Components
@@ -21,6 +18,7 @@ from sidecar.engine.replicas import EsReplicaCounter
 from sidecar.es.client import build_es_client
 from sidecar.es.preflight import run_preflight
 from sidecar.http import App, AppKey, HttpServer, Limits
+from sidecar.http.client import HttpClient
 from sidecar.observability.logging import get_logger
 from sidecar.observability.metrics import Metrics
 from sidecar.plugin_loader import load_services
@@ -52,13 +50,10 @@ async def create_app(settings: Settings) -> App:
     metrics = Metrics(VERSION)
     es = build_es_client(settings)
     egress = EgressPolicy(settings.egress_deny_networks)
-    http = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(
-            limit=settings.provider_max_connections, ttl_dns_cache=300, resolver=EgressResolver(egress)
-        ),
-        json_serialize=lambda value: orjson.dumps(value).decode(),
-        # One session serves every model and tenant: no provider's cookie may ride along on another's call.
-        cookie_jar=aiohttp.DummyCookieJar(),
+    http = HttpClient(
+        max_connections=settings.provider_max_connections,
+        resolver=EgressResolver(egress),
+        user_agent=f"inference-sidecar/{VERSION}",
     )
     names = IndexNames.from_prefix(settings.index_prefix)
     messages = Messages(settings.api_compat)

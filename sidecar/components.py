@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiohttp
 from elasticsearch import AsyncElasticsearch
 
 from sidecar.domain.errors import ElasticsearchError, status_exception
@@ -13,6 +12,7 @@ from sidecar.domain.model import Model, ModelConfig
 from sidecar.domain.service import InferenceService
 from sidecar.engine.engine import InferenceEngine
 from sidecar.engine.replicas import EsReplicaCounter
+from sidecar.http.client import HttpClient
 from sidecar.observability.metrics import Metrics
 from sidecar.readiness import Readiness
 from sidecar.registry.cache import ModelCache
@@ -27,7 +27,7 @@ class Components:
     settings: Settings
     metrics: Metrics
     es: AsyncElasticsearch
-    http: aiohttp.ClientSession
+    http: HttpClient
     names: IndexNames
     store: ModelStore
     models: ModelCache

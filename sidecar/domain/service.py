@@ -11,13 +11,13 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import aiohttp
 from elasticsearch import AsyncElasticsearch
 
 from sidecar.domain.errors import status_exception
 from sidecar.domain.model import Dialect, Model, ModelConfig
 from sidecar.domain.results import Embedding
 from sidecar.domain.task_type import TaskType
+from sidecar.http.client import HttpClient
 from sidecar.security.egress import EgressPolicy
 from sidecar.settings import Settings
 
@@ -25,7 +25,7 @@ from sidecar.settings import Settings
 @dataclass(frozen=True)
 class ServiceContext:
     settings: Settings
-    http: aiohttp.ClientSession
+    http: HttpClient
     es: AsyncElasticsearch
     egress: EgressPolicy
 

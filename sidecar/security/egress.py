@@ -1,20 +1,17 @@
 """Which provider addresses the sidecar may call: link-local and cloud metadata addresses are refused.
 
 A URL whose host is an IP address is checked before the call (`check_url`, a 400 naming the host). A
-host name is checked where it is resolved, in the outbound connector (`EgressResolver`), so that the
+host name is checked where it is resolved, in the outbound client (`EgressResolver`), so that the
 address checked is the address connected to, whatever DNS answers later.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import socket
 from urllib.parse import urlsplit
 
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
-
 from sidecar.domain.errors import ElasticsearchError, status_exception
+from sidecar.http.client import Resolver, SystemResolver
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -42,21 +39,16 @@ class EgressPolicy:
         return status_exception(f"The url host [{host}] is not allowed by the sidecar's egress policy", 400)
 
 
-class EgressResolver(AbstractResolver):
-    """aiohttp's resolver, minus the addresses the policy denies; none left is a connection error."""
+class EgressResolver:
+    """A resolver (the system's by default), minus the addresses the policy denies; none left is an OSError."""
 
-    def __init__(self, policy: EgressPolicy, resolver: AbstractResolver | None = None) -> None:
+    def __init__(self, policy: EgressPolicy, resolver: Resolver | None = None) -> None:
         self.policy = policy
-        self.resolver = resolver or DefaultResolver()
+        self.resolver = resolver or SystemResolver()
 
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        answers = await self.resolver.resolve(host, port, family)
-        allowed = [answer for answer in answers if self.policy.allows(answer["host"])]
+    async def resolve(self, host: str, port: int) -> list[str]:
+        answers = await self.resolver.resolve(host, port)
+        allowed = [address for address in answers if self.policy.allows(address)]
         if not allowed:
             raise OSError(f"the host [{host}] resolves only to addresses the sidecar's egress policy refuses")
         return allowed
-
-    async def close(self) -> None:
-        await self.resolver.close()

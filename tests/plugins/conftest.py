@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 from unittest.mock import MagicMock
 
-import aiohttp
 import pytest
 
 from sidecar.domain.errors import ElasticsearchError
 from sidecar.domain.service import InferenceService, ServiceContext
 from sidecar.domain.task_type import TaskType
+from sidecar.http.client import HttpClient
 from sidecar.security.egress import EgressPolicy
 from sidecar.settings import Settings
 from sidecar.testing.mock_providers import (
@@ -54,8 +54,9 @@ def settings() -> Settings:
 
 @pytest.fixture
 async def context(settings: Settings) -> AsyncIterator[ServiceContext]:
-    async with aiohttp.ClientSession() as http:
-        yield ServiceContext(settings, http, MagicMock(), EgressPolicy(settings.egress_deny_networks))
+    http = HttpClient()
+    yield ServiceContext(settings, http, MagicMock(), EgressPolicy(settings.egress_deny_networks))
+    await http.close()
 
 
 class MockServer:

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 from unittest.mock import MagicMock
 
-import aiohttp
 import pytest
 from aiohttp import web
 
@@ -24,6 +23,7 @@ from sidecar.domain.results import SparseEmbedding
 from sidecar.domain.service import ServiceContext
 from sidecar.domain.task_type import TaskType
 from sidecar.es.client import build_es_client
+from sidecar.http.client import HttpClient
 from sidecar.settings import Settings
 
 HEADERS = {"X-elastic-product": "Elasticsearch"}
@@ -72,7 +72,7 @@ async def fake_ml() -> AsyncIterator[tuple[FakeMl, str]]:
 
 async def elser_service(settings: Settings, url: str) -> tuple[ElserService, Any]:
     es = build_es_client(settings, hosts=[url])
-    http = aiohttp.ClientSession()
+    http = HttpClient()
     return ElserService(ServiceContext(settings, http, es, MagicMock())), (es, http)
 
 

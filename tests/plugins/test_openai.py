@@ -6,6 +6,7 @@ import time
 from typing import Any
 from unittest.mock import MagicMock
 
+import orjson
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
@@ -432,11 +433,10 @@ async def test_default_url(context: ServiceContext) -> None:
     offline, http = capturing_context(context)
     with pytest.raises(Captured):
         await OpenAiService(offline).infer(model_for(None), ["hello"])
-    (url,), kwargs = http.post.call_args
+    (url, body, headers), _ = http.post.call_args
     assert url == DEFAULT_URL == "https://api.openai.com/v1/embeddings"
-    assert kwargs["headers"] == {"Content-Type": "application/json", "Authorization": f"Bearer {API_KEY}"}
-    assert kwargs["allow_redirects"] is False
-    assert kwargs["timeout"].total == context.settings.provider_timeout
+    assert orjson.loads(body) == {"input": ["hello"], "model": "text-embedding-3-small"}
+    assert headers == {"Content-Type": "application/json", "Authorization": f"Bearer {API_KEY}"}
     offline.egress.check_url.assert_called_once_with(DEFAULT_URL)  # type: ignore[attr-defined]
 
 

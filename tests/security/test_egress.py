@@ -1,28 +1,19 @@
-import socket
-
-import aiohttp
 import pytest
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from sidecar.domain.errors import ElasticsearchError
+from sidecar.http.client import ConnectError, HttpClient
 from sidecar.security.egress import EgressPolicy, EgressResolver
 from sidecar.settings import Settings
 
 POLICY = EgressPolicy(Settings().egress_deny_networks)
 
 
-class FixedResolver(AbstractResolver):
+class FixedResolver:
     def __init__(self, answers: dict[str, list[str]]) -> None:
         self.answers = answers
 
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
-        return [
-            ResolveResult(hostname=host, host=address, port=port, family=family, proto=0, flags=0)
-            for address in self.answers[host]
-        ]
-
-    async def close(self) -> None:
-        pass
+    async def resolve(self, host: str, port: int) -> list[str]:
+        return self.answers[host]
 
 
 @pytest.mark.parametrize("address", ["169.254.169.254", "fe80::1", "fd00:ec2::254", "100.100.100.200"])
@@ -43,13 +34,18 @@ async def test_resolver_drops_denied_addresses_and_refuses_when_none_is_left() -
     resolver = EgressResolver(
         POLICY, FixedResolver({"mixed.test": ["169.254.169.254", "127.0.0.1"], "metadata.test": ["169.254.169.254"]})
     )
-    assert [answer["host"] for answer in await resolver.resolve("mixed.test")] == ["127.0.0.1"]
+    assert await resolver.resolve("mixed.test", 80) == ["127.0.0.1"]
     with pytest.raises(OSError, match=r"the host \[metadata.test\] resolves only to addresses"):
-        await resolver.resolve("metadata.test")
+        await resolver.resolve("metadata.test", 80)
 
 
-async def test_a_session_with_the_resolver_cannot_reach_a_denied_host() -> None:
-    resolver = EgressResolver(POLICY, FixedResolver({"metadata.test": ["169.254.169.254"]}))
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=resolver)) as session:
-        with pytest.raises(aiohttp.ClientConnectorError):
-            await session.get("http://metadata.test/latest/meta-data")
+async def test_a_client_with_the_resolver_cannot_reach_a_denied_host() -> None:
+    client = HttpClient(resolver=EgressResolver(POLICY, FixedResolver({"metadata.test": ["169.254.169.254"]})))
+    with pytest.raises(ConnectError) as caught:
+        await client.post("http://metadata.test/latest/meta-data", b"{}", {})
+    assert str(caught.value) == (
+        "Cannot connect to host metadata.test:80 "
+        "[the host [metadata.test] resolves only to addresses the sidecar's egress policy refuses]"
+    )
+    assert client.open_connections == 0
+    await client.close()
