@@ -7,7 +7,8 @@ or application), and a bare `asyncio.Protocol` that only finds the end of each r
 each HTTP layer costs per request before any handler code runs.
 
 Then the other side, the provider call: the bare server (on CPU 1) is called 2,000 times in a row from CPU 0, by
-an aiohttp `ClientSession` as the sidecar calls providers, and by a bare asyncio-streams client; CPU time per call.
+the sidecar's own client (`sidecar.http.client`, as the sidecar calls providers), by an aiohttp `ClientSession`
+(what it called them with before) and by a bare asyncio-streams client; CPU time per call.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from aiohttp import web
 from bench.procs import child_setup, free_port
 from bench.wrk import find_wrk
 from sidecar import http
+from sidecar.http.client import HttpClient
 
 BODY = orjson.dumps({"text_embedding": [{"embedding": [random.uniform(-0.1, 0.1) for _ in range(1536)]}]})
 LUA = 'wrk.method = "POST"\nwrk.body = \'{"input":"a text"}\'\nwrk.headers["Content-Type"] = "application/json"\n'
@@ -108,8 +110,8 @@ def _measure(wrk: str, kind: str, seconds: int) -> float:
         server.wait()
 
 
-async def _client_cpu(port: int, calls: int = 2000) -> tuple[float, float]:
-    """CPU microseconds per sequential POST: (aiohttp's client, a bare streams client)."""
+async def _client_cpu(port: int, calls: int = 2000) -> tuple[float, float, float]:
+    """CPU microseconds per sequential POST: (the sidecar's client, aiohttp's client, a bare streams client)."""
     url = f"http://127.0.0.1:{port}/v1/embeddings"
     body = b'{"input":["a text"],"model":"m"}'
     headers = {"Content-Type": "application/json", "Authorization": "Bearer sk-bench"}
@@ -120,6 +122,13 @@ async def _client_cpu(port: int, calls: int = 2000) -> tuple[float, float]:
                 await response.read()
 
         aiohttp_us = await _per_call(with_aiohttp, calls)
+    client = HttpClient()
+
+    async def with_sidecar_client() -> None:
+        await client.post(url, body, headers)
+
+    sidecar_us = await _per_call(with_sidecar_client, calls)
+    await client.close()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
     request = f"POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}Content-Length: {len(body)}\r\n\r\n"
@@ -133,7 +142,7 @@ async def _client_cpu(port: int, calls: int = 2000) -> tuple[float, float]:
 
     streams_us = await _per_call(with_streams, calls)
     writer.close()
-    return aiohttp_us, streams_us
+    return sidecar_us, aiohttp_us, streams_us
 
 
 async def _per_call(call: Callable[[], Awaitable[None]], calls: int) -> float:
@@ -145,7 +154,7 @@ async def _per_call(call: Callable[[], Awaitable[None]], calls: int) -> float:
     return (time.process_time() - started) / calls * 1e6
 
 
-def _measure_clients() -> tuple[float, float]:
+def _measure_clients() -> tuple[float, float, float]:
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "bench.floor", "--serve", "protocol", str(port)], preexec_fn=child_setup(frozenset({1}))
@@ -170,8 +179,11 @@ def main(argv: list[str]) -> int:
     for kind in KINDS:
         rps = _measure(wrk, kind, 5)
         print(f"{kind:12} {rps:10,.0f} req/s  {1e6 / rps:6.0f} us/request")
-    aiohttp_us, streams_us = _measure_clients()
-    print(f"client, aiohttp {aiohttp_us:6.0f} us CPU/call; bare streams {streams_us:6.0f} us CPU/call")
+    sidecar_us, aiohttp_us, streams_us = _measure_clients()
+    print(
+        f"client, sidecar.http.client {sidecar_us:6.0f} us CPU/call; aiohttp {aiohttp_us:6.0f} us CPU/call; "
+        f"bare streams {streams_us:6.0f} us CPU/call"
+    )
     return 0
 
 

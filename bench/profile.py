@@ -48,7 +48,7 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("response JSON (orjson.dumps in json_response)", ("json_response (",)),
     ("request log line (structlog, redaction)", ("structlog/", "observability/logging")),
     ("metrics (prometheus_client)", ("prometheus_client/",)),
-    ("provider HTTP call (aiohttp client)", ("aiohttp/", "yarl/", "aiosignal/", "post_json")),
+    ("provider HTTP call (sidecar.http.client)", ("sidecar/http/client", "post_json")),
     ("engine and plugin (batcher, retry, limiter, settings)", ("sidecar/engine/", "plugins/", "pydantic/")),
     ("handler (body, auth, model cache)", ("sidecar/api/inference", "sidecar/security/", "sidecar/registry/")),
     ("middleware (ids, timing, errors)", ("sidecar/api/",)),

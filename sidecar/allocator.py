@@ -1,8 +1,8 @@
 """glibc's malloc, tuned for the buffers of a few hundred KB that every merged provider call makes and frees.
 
 By default glibc serves blocks of 128 KiB and more with fresh `mmap()`s, and gives the top of its heap back to the
-system as soon as it is free. A provider answer of a dozen 1536-float vectors (~400 KB), and the copies aiohttp's
-client makes of it, are then page-faulted in anew on every call. Keeping blocks up to `MMAP_THRESHOLD` in the heap,
+system as soon as it is free. A provider answer of a dozen 1536-float vectors (~400 KB), and the copies made of it
+while it is read, are then page-faulted in anew on every call. Keeping blocks up to `MMAP_THRESHOLD` in the heap,
 and up to `TRIM_THRESHOLD` of free heap in the process, halves the CPU of reading such an answer (see BENCHMARKS.md).
 """
 

@@ -264,15 +264,17 @@ class HttpClient:
         """No timeout of its own: the caller's (`asyncio.timeout`) cancels the call and closes its connection."""
         target = _target(url)
         head = target.request_line + _headers_block(headers, self._fixed, len(body))
+        retry = False
         while True:
-            connection = await self._acquire(target.origin)
+            connection = await self._acquire(target.origin, new=retry)
+            reused = connection.reused
             try:
                 response = await connection.exchange(head, body)
             except ProtocolError:
-                stale = connection.reused and not connection.received
                 self._discard(connection)
-                if stale:
-                    continue  # the provider had closed it while it idled: the call never reached it
+                if reused and not connection.received and not retry:
+                    retry = True  # the provider had closed it while it idled: the call never reached it
+                    continue
                 raise
             except BaseException:
                 self._discard(connection)
@@ -285,18 +287,18 @@ class HttpClient:
         if self._sweep is not None:
             self._sweep.cancel()
             self._sweep = None
-        for connections in self._idle.values():
-            for connection in connections:
-                connection.close()
+        for connection in [connection for connections in self._idle.values() for connection in connections]:
+            self._discard(connection)
         self._idle.clear()
 
     # the pool
 
-    async def _acquire(self, origin: Origin) -> _Connection:
+    async def _acquire(self, origin: Origin, *, new: bool = False) -> _Connection:
+        """An idle connection to `origin` (unless `new`), else a new one as soon as the limit allows."""
         if self._closed:
             raise ClientError("the client is closed")
         while True:
-            idle = self._idle.get(origin)
+            idle = None if new else self._idle.get(origin)
             while idle:
                 connection = idle.pop()
                 if not connection.closed:
