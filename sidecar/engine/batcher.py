@@ -116,6 +116,7 @@ class Batcher:
         self._open: dict[BatchKey, list[Batch]] = {}
         self._running: set[asyncio.Task[None]] = set()
         self._in_flight: dict[BatchKey, int] = {}
+        self._idle_hook_set = False
 
     def submit(
         self,
@@ -139,7 +140,10 @@ class Batcher:
             if self.window > 0 and self._in_flight.get(key, 0) > 0:
                 batch.handle = loop.call_later(self.window, self._flush, batch)
                 # Waiting buys merging only while the process has other work; when it has none, the batch goes.
-                call_when_idle(loop, functools.partial(self._flush, batch))
+                # One hook for every waiting batch: under load the loop may not go idle for a long time, and a
+                # hook per batch would keep each batch, and its results, alive until it does.
+                if not self._idle_hook_set:
+                    self._idle_hook_set = call_when_idle(loop, self._flush_waiting)
             else:
                 # Due now: its task's first step runs on the next turn, so requests of this turn still join.
                 self._flush(batch)
@@ -178,6 +182,13 @@ class Batcher:
         batch.task = task
         self._running.add(task)
         task.add_done_callback(functools.partial(self._finished, batch))
+
+    def _flush_waiting(self) -> None:
+        self._idle_hook_set = False
+        for batches in list(self._open.values()):
+            for batch in list(batches):
+                if batch.handle is not None:
+                    self._flush(batch)
 
     def _close(self, batch: Batch) -> None:
         """No more texts join the batch."""

@@ -47,6 +47,11 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
+def waiting(loop: asyncio.AbstractEventLoop) -> int:
+    """How many callbacks wait for `loop` to go idle."""
+    return len(_hooks.get(loop, ()))
+
+
 def call_when_idle(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> bool:
     """Run `callback` the next time `loop` has no ready callbacks and would wait for I/O or a timer."""
     pending = _hooks.get(loop)

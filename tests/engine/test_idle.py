@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from sidecar.engine.idle import call_when_idle, new_event_loop
+from sidecar.engine.idle import call_when_idle, new_event_loop, waiting
 
 from .fakes import FakeService, make_engine, make_model, vectors
 
@@ -86,6 +86,37 @@ def test_a_waiting_batch_goes_when_the_loop_goes_idle_not_at_the_window_end() ->
     calls, kinds = on_idle_aware_loop(main)
     assert calls == [["first"], ["second", "third"]]  # requests of the same turn still merge
     assert kinds == ["alone", "merged"]
+
+
+def test_a_loop_that_never_goes_idle_holds_one_hook_not_every_batch() -> None:
+    """Under saturation the loop always has something ready: the hooks wait, and must not pile up (each would keep
+    its batch and the batch's results alive until the load stops)."""
+
+    async def main() -> tuple[int, list[int]]:
+        engine, _ = make_engine(batch_window_ms=60_000, max_merged_inputs=2)
+        service = FakeService()
+        service.gate = asyncio.Event()
+        model = make_model()
+        loop = asyncio.get_running_loop()
+
+        def keep_the_loop_busy() -> None:
+            nonlocal spinner
+            spinner = loop.call_soon(keep_the_loop_busy)  # something is always ready: select never blocks
+
+        spinner = loop.call_soon(keep_the_loop_busy)
+        first = asyncio.create_task(engine.infer(service, model, ["first"]))
+        await service.called.wait()  # a call is in flight: new batches would wait for the window or for idle
+        full = [asyncio.create_task(engine.infer(service, model, [f"a{n}", f"b{n}"])) for n in range(50)]
+        await asyncio.sleep(0)
+        hooks_while_busy = waiting(loop)
+        service.gate.set()
+        await asyncio.gather(first, *full)
+        spinner.cancel()
+        return hooks_while_busy, sorted(len(call) for call in service.calls)
+
+    hooks, call_sizes = on_idle_aware_loop(main)
+    assert hooks == 1
+    assert call_sizes == [1] + [2] * 50  # each full batch went at once, without waiting for idle
 
 
 async def test_on_another_loop_a_waiting_batch_waits_for_its_window() -> None:
