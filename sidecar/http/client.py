@@ -25,6 +25,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _DNS_TTL_SECONDS = 300.0
 _UNSAFE_IN_HEADERS = ("\r", "\n", "\0")
+_READ_BUFFER_BYTES = 64 * 1024
 
 
 class ClientError(Exception):
@@ -112,12 +113,14 @@ def _decoded(body: bytes, encoding: str | None) -> bytes:
     raise ProtocolError(f"the response has a Content-Encoding the client did not ask for [{encoding}]")
 
 
-class _Connection(asyncio.Protocol):
-    """One connection to one origin: one exchange at a time."""
+class _Connection(asyncio.BufferedProtocol):
+    """One connection to one origin: one exchange at a time. It reads into the client's buffer, shared by every
+    connection (see `sidecar.http.server.HttpServer.read_buffer`)."""
 
-    def __init__(self, origin: Origin, on_lost: Callable[[_Connection], None]) -> None:
+    def __init__(self, origin: Origin, on_lost: Callable[[_Connection], None], read_buffer: memoryview) -> None:
         self.origin = origin
         self._on_lost = on_lost
+        self._read_buffer = read_buffer
         self._parser = httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
         self.closed = False
@@ -152,7 +155,13 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._received(self._read_buffer[:nbytes])
+
+    def _received(self, data: memoryview) -> None:
         if self._waiter is None:
             self.close()  # bytes nobody asked for: the connection cannot be trusted with the next call
             return
@@ -251,6 +260,7 @@ class HttpClient:
         self._addresses: dict[tuple[str, int], tuple[float, list[str]]] = {}
         self._sweep: asyncio.TimerHandle | None = None
         self._closed = False
+        self._read_buffer = memoryview(bytearray(_READ_BUFFER_BYTES))
 
     @property
     def open_connections(self) -> int:
@@ -393,7 +403,7 @@ class HttpClient:
         for address in addresses:
             try:
                 _, connection = await loop.create_connection(
-                    lambda: _Connection(origin, self._forget),
+                    lambda: _Connection(origin, self._forget, self._read_buffer),
                     address,
                     origin.port,
                     ssl=tls,
