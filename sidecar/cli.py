@@ -11,7 +11,6 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from sidecar.allocator import tune_allocator
 from sidecar.api.keys import COMPONENTS
 from sidecar.app import create_app, create_server
 from sidecar.engine.idle import new_event_loop
@@ -77,8 +76,6 @@ async def check(settings: Settings) -> int:
 async def serve(settings: Settings) -> None:
     """Serve until SIGTERM/SIGINT, then: not ready at once, keep serving for the grace period,
     stop accepting, let in-flight requests finish within the drain time, close everything."""
-    if settings.tune_allocator and not tune_allocator():
-        log.info("the allocator is not glibc's: SIDECAR_TUNE_ALLOCATOR has no effect")
     app = await create_app(settings)
     server = create_server(app)
     await server.start(settings.host, settings.port)

@@ -76,7 +76,6 @@ class Settings(BaseSettings):
     # Lifecycle
     shutdown_grace_seconds: float = Field(default=5.0, ge=0)
     shutdown_drain_seconds: float = Field(default=30.0, ge=0)
-    tune_allocator: bool = True
 
     # Observability
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
