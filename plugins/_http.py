@@ -128,7 +128,6 @@ async def post_json(
     return UpstreamResponse(response.status, response.headers, response.body)
 
 
-
 # --- status handling ----------------------------------------------------------------------------------
 
 

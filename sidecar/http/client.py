@@ -97,9 +97,9 @@ def _headers_block(headers: Mapping[str, str], fixed: bytes, length: int) -> byt
 
 
 def _decoded(body: bytes, encoding: str | None) -> bytes:
-    if encoding is None or encoding.strip().lower() in ("", "identity"):
+    encoding = (encoding or "").strip().lower()
+    if encoding in ("", "identity"):
         return body
-    encoding = encoding.strip().lower()
     try:
         if encoding in ("gzip", "x-gzip"):
             return zlib.decompress(body, zlib.MAX_WBITS | 16)

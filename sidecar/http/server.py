@@ -66,7 +66,7 @@ class HttpServer:
         self._drained = asyncio.Event()
         # Every connection reads into this one buffer: asyncio calls `get_buffer`, `recv_into` and
         # `buffer_updated` in one go, and the parser copies out what it keeps. asyncio's default reading
-        # allocates 256 KiB per read and shrinks it, which scatters small live objects across the heap.
+        # allocates 256 KiB per read and shrinks it to what arrived.
         self.read_buffer = memoryview(bytearray(_READ_BUFFER_BYTES))
 
     async def start(self, host: str, port: int, *, reuse_address: bool = True) -> int:
