@@ -124,7 +124,7 @@ async def post_json(
     except ConnectError as exc:
         raise UpstreamFailure(failed_to_send, "connect_exception", str(exc)) from None
     except ClientError as exc:
-        raise UpstreamFailure(failed_to_send, "io_exception", str(exc)) from None
+        raise UpstreamFailure(failed_to_send, "i_o_exception", str(exc)) from None
     return UpstreamResponse(response.status, response.headers, response.body)
 
 

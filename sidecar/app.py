@@ -52,6 +52,7 @@ async def create_app(settings: Settings) -> App:
     egress = EgressPolicy(settings.egress_deny_networks)
     http = HttpClient(
         max_connections=settings.provider_max_connections,
+        max_response_bytes=settings.provider_max_response_bytes,
         resolver=EgressResolver(egress),
         user_agent=f"inference-sidecar/{VERSION}",
     )

@@ -96,29 +96,43 @@ def _headers_block(headers: Mapping[str, str], fixed: bytes, length: int) -> byt
     return "".join(lines).encode() + fixed + b"%d\r\n\r\n" % length
 
 
-def _decoded(body: bytes, encoding: str | None) -> bytes:
+def too_large(limit: int) -> ProtocolError:
+    """ES `SizeLimitInputStream`'s message (`xpack.inference.http.max_response_size`)."""
+    return ProtocolError(f"Maximum limit of [{limit}] bytes reached")
+
+
+def _decoded(body: bytes, encoding: str | None, limit: int) -> bytes:
     encoding = (encoding or "").strip().lower()
     if encoding in ("", "identity"):
         return body
-    try:
-        if encoding in ("gzip", "x-gzip"):
-            return zlib.decompress(body, zlib.MAX_WBITS | 16)
-        if encoding == "deflate":
-            try:
-                return zlib.decompress(body)
-            except zlib.error:
-                return zlib.decompress(body, -zlib.MAX_WBITS)  # raw deflate, as some servers send it
-    except zlib.error:
-        raise ProtocolError(f"the response body is not valid {encoding}") from None
-    raise ProtocolError(f"the response has a Content-Encoding the client did not ask for [{encoding}]")
+    if encoding in ("gzip", "x-gzip"):
+        wbits = [zlib.MAX_WBITS | 16]
+    elif encoding == "deflate":
+        wbits = [zlib.MAX_WBITS, -zlib.MAX_WBITS]  # zlib-wrapped, or raw deflate as some servers send it
+    else:
+        raise ProtocolError(f"the response has a Content-Encoding the client did not ask for [{encoding}]")
+    for bits in wbits:
+        decompressor = zlib.decompressobj(bits)
+        try:
+            decoded = decompressor.decompress(body, limit + 1)  # never more than the limit in memory
+        except zlib.error:
+            continue
+        if len(decoded) > limit:
+            raise too_large(limit)
+        if decompressor.eof:
+            return decoded
+    raise ProtocolError(f"the response body is not valid {encoding}")
 
 
 class _Connection(asyncio.BufferedProtocol):
     """One connection to one origin: one exchange at a time. It reads into the client's buffer, shared by every
     connection (see `sidecar.http.server.HttpServer.read_buffer`)."""
 
-    def __init__(self, origin: Origin, on_lost: Callable[[_Connection], None], read_buffer: memoryview) -> None:
+    def __init__(
+        self, origin: Origin, on_lost: Callable[[_Connection], None], read_buffer: memoryview, max_body: int
+    ) -> None:
         self.origin = origin
+        self._max_body = max_body
         self._on_lost = on_lost
         self._read_buffer = read_buffer
         self._parser = httptools.HttpResponseParser(self)
@@ -132,6 +146,7 @@ class _Connection(asyncio.BufferedProtocol):
         self._waiter: asyncio.Future[ClientResponse] | None = None
         self._headers: list[tuple[str, str]] = []
         self._chunks: list[bytes] = []
+        self._size = 0
         self._status = 0
         self._until_close = False  # the answer has neither a length nor chunks: it ends when the connection does
 
@@ -193,6 +208,7 @@ class _Connection(asyncio.BufferedProtocol):
     def on_message_begin(self) -> None:
         self._headers = []
         self._chunks = []
+        self._size = 0
         self._status = 0
         self._until_close = False
 
@@ -210,6 +226,15 @@ class _Connection(asyncio.BufferedProtocol):
         )
 
     def on_body(self, body: bytes) -> None:
+        if self._waiter is None or self._waiter.done():
+            return  # the answer was refused: what is left of it is dropped with the connection
+        self._size += len(body)
+        if self._size > self._max_body:
+            self._chunks = []
+            self.keep_alive = False
+            self._fail(too_large(self._max_body))
+            self.close()
+            return
         self._chunks.append(body)
 
     def on_message_complete(self) -> None:
@@ -225,7 +250,7 @@ class _Connection(asyncio.BufferedProtocol):
         body = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
         self._chunks = []
         try:
-            body = _decoded(body, headers.get("Content-Encoding"))
+            body = _decoded(body, headers.get("Content-Encoding"), self._max_body)
         except ProtocolError as exc:
             self.keep_alive = False
             self._waiter.set_exception(exc)
@@ -246,8 +271,10 @@ class HttpClient:
         ssl_context: ssl.SSLContext | None = None,
         keepalive_timeout: float = 15.0,
         user_agent: str = "inference-sidecar",
+        max_response_bytes: int = 50 * 1024 * 1024,
     ) -> None:
         self._limit = max_connections
+        self._max_response_bytes = max_response_bytes  # the body, before and after its Content-Encoding
         self._resolver = resolver or SystemResolver()
         self._ssl = ssl_context  # the default one is made at the first https call: it loads the system's CAs
         self._keepalive = keepalive_timeout
@@ -403,7 +430,7 @@ class HttpClient:
         for address in addresses:
             try:
                 _, connection = await loop.create_connection(
-                    lambda: _Connection(origin, self._forget, self._read_buffer),
+                    lambda: _Connection(origin, self._forget, self._read_buffer, self._max_response_bytes),
                     address,
                     origin.port,
                     ssl=tls,

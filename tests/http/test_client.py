@@ -519,6 +519,48 @@ async def test_a_malformed_answer_is_a_protocol_error(
     assert server.connections_opened == 2
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(ok(b"x" * 101), id="length"),
+        pytest.param(
+            answer("HTTP/1.1 200 OK", "Transfer-Encoding: chunked", body=chunked(b"x" * 60, b"x" * 41)), id="chunked"
+        ),
+        pytest.param(Reply(answer("HTTP/1.1 200 OK", body=b"x" * 101), close=True), id="until-close"),
+        pytest.param(ok(gzip.compress(b"x" * 101), "Content-Encoding: gzip"), id="gzip-inflates-past-it"),
+        pytest.param(ok(raw_deflate(b"x" * 101), "Content-Encoding: deflate"), id="raw-deflate-inflates-past-it"),
+    ],
+)
+async def test_an_answer_over_the_size_limit_is_refused_and_its_connection_closed(
+    start_server: StartServer, make_client: MakeClient, raw: bytes | Reply
+) -> None:
+    client = make_client(max_response_bytes=100)
+    server = await start_server(raw, ok(b"x" * 100))
+
+    with pytest.raises(ProtocolError) as failed:
+        await post(client, server.url())
+
+    assert str(failed.value) == "Maximum limit of [100] bytes reached"
+    assert client.open_connections == 0
+    after = await post(client, server.url())
+    assert after.body == b"x" * 100  # exactly the limit is allowed
+    assert server.connections_opened == 2
+
+
+async def test_an_answer_over_the_size_limit_is_not_read_to_its_end(
+    start_server: StartServer, make_client: MakeClient
+) -> None:
+    client = make_client(max_response_bytes=1000)
+    # The answer announces 1 GB and sends its first 2000 bytes; the rest never comes.
+    server = await start_server(Reply(answer("HTTP/1.1 200 OK", "Content-Length: 1000000000", body=b"x" * 2000)))
+
+    with pytest.raises(ProtocolError) as failed:
+        await post(client, server.url())
+
+    assert str(failed.value) == "Maximum limit of [1000] bytes reached"
+    await wait_until(lambda: 0 in server.closed_by_client, "the client to close the connection")
+
+
 # 3. keep-alive
 
 

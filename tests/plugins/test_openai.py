@@ -23,6 +23,7 @@ from sidecar.domain.model import Model, ModelConfig
 from sidecar.domain.results import TextEmbedding
 from sidecar.domain.service import ServiceContext
 from sidecar.domain.task_type import TaskType
+from sidecar.http.client import HttpClient
 from sidecar.security.egress import EgressPolicy
 from sidecar.settings import Settings
 from sidecar.testing.mock_providers import mock_embedding
@@ -676,6 +677,29 @@ async def test_unreachable(service: OpenAiService, unused_tcp_port: int) -> None
     assert body["status"] == 500
     assert body["error"]["reason"] == f"Failed to send OpenAI embeddings request to [{url}]"
     assert body["error"]["caused_by"]["type"] == "connect_exception"
+
+
+async def test_an_answer_over_the_size_limit(context: ServiceContext, openai_mock: Any) -> None:
+    http = HttpClient(max_response_bytes=64)
+    small = ServiceContext(context.settings, http, context.es, context.egress)
+    url = openai_mock.base_url + "/v1/embeddings"
+    try:
+        with pytest.raises(UpstreamFailure) as caught:
+            await OpenAiService(small).infer(model_for(url), ["x"])
+    finally:
+        await http.close()
+    assert not caught.value.retryable
+    assert caught.value.to_es_error("my-model").body() == {
+        "error": {
+            "root_cause": [
+                {"type": "status_exception", "reason": f"Failed to send OpenAI embeddings request to [{url}]"}
+            ],
+            "type": "status_exception",
+            "reason": f"Failed to send OpenAI embeddings request to [{url}]",
+            "caused_by": {"type": "i_o_exception", "reason": "Maximum limit of [64] bytes reached"},
+        },
+        "status": 500,
+    }
 
 
 @pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data", "http://[fe80::1]/v1/embeddings"])
