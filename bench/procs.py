@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+import orjson
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -133,9 +135,12 @@ class Children:
 # --- CPU ---------------------------------------------------------------------------------------------------
 
 
-def cpu_ticks() -> dict[int, tuple[int, int]]:
-    """Per CPU from /proc/stat: (busy ticks, all ticks); idle and iowait count as not busy."""
-    ticks: dict[int, tuple[int, int]] = {}
+def cpu_ticks() -> dict[int, tuple[int, int, int]]:
+    """Per CPU from /proc/stat: (busy ticks, all ticks, steal ticks); idle and iowait count as not busy.
+
+    Steal is time the hypervisor gave this virtual CPU's physical core to someone else: it counts as busy.
+    """
+    ticks: dict[int, tuple[int, int, int]] = {}
     try:
         with open("/proc/stat") as stat:
             for line in stat:
@@ -144,17 +149,56 @@ def cpu_ticks() -> dict[int, tuple[int, int]]:
                     continue
                 values = [int(value) for value in rest.split()]
                 idle = values[3] + (values[4] if len(values) > 4 else 0)
-                ticks[int(name[3:])] = (sum(values[:8]) - idle, sum(values[:8]))
+                steal = values[7] if len(values) > 7 else 0
+                ticks[int(name[3:])] = (sum(values[:8]) - idle, sum(values[:8]), steal)
     except (OSError, ValueError):
         return {}
     return ticks
 
 
-def busy_share(before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]], cpus: frozenset[int]) -> float:
+Ticks = dict[int, tuple[int, int, int]]
+
+
+def busy_share(before: Ticks, after: Ticks, cpus: frozenset[int]) -> float:
     """How busy `cpus` were between two `cpu_ticks()` readings, 0..1 (averaged over the set)."""
-    busy = sum(after[cpu][0] - before[cpu][0] for cpu in cpus if cpu in before and cpu in after)
+    return _share(before, after, cpus, 0)
+
+
+def steal_share(before: Ticks, after: Ticks, cpus: frozenset[int]) -> float:
+    """How much of the time of `cpus` the hypervisor took between two `cpu_ticks()` readings, 0..1."""
+    return _share(before, after, cpus, 2)
+
+
+def _share(before: Ticks, after: Ticks, cpus: frozenset[int], field: int) -> float:
+    part = sum(after[cpu][field] - before[cpu][field] for cpu in cpus if cpu in before and cpu in after)
     total = sum(after[cpu][1] - before[cpu][1] for cpu in cpus if cpu in before and cpu in after)
-    return busy / total if total else 0.0
+    return part / total if total else 0.0
+
+
+def cpu_probe_ms(cpus: frozenset[int]) -> float:
+    """The CPU time of a fixed workload (Python arithmetic, `orjson` of a 1536-float vector) on `cpus`, best of 3.
+
+    The speed of the machine at that moment: on a shared VM it can change by a factor of two within a minute
+    with no steal time to show for it, and every figure of the run moves with it.
+    """
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)  # this thread only
+    try:
+        best = float("inf")
+        for _ in range(3):
+            started = time.thread_time()
+            total = 0
+            for i in range(100_000):
+                total += i * i
+            for _ in range(100):
+                orjson.loads(_PROBE_VECTOR)
+            best = min(best, time.thread_time() - started)
+    finally:
+        os.sched_setaffinity(0, before)
+    return best * 1000
+
+
+_PROBE_VECTOR = orjson.dumps([((i * 7919) % 2000 - 1000) / 12345.678 for i in range(1536)])
 
 
 def process_cpu_seconds(pid: int) -> float | None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from bench.results import DirectVsSidecar, Results, SaturatedBudget, saturated_budget, targets
 from bench.wrk import WrkResult
@@ -83,10 +84,12 @@ def _errors(result: WrkResult) -> str:
     return ", ".join(parts) or "0"
 
 
-def _direct_runs(results: Results) -> list[WrkResult]:
-    runs = [row.direct for row in results.direct_vs_sidecar]
-    runs += [results.merging.direct] if results.merging is not None else []
-    runs += [results.rate_limited.direct] if results.rate_limited is not None else []
+def _runs(results: Results, path: str) -> list[WrkResult]:
+    """The runs of scenarios 1-3 (and 4, which has no direct run) along one `path`: "direct" or "sidecar"."""
+    rows: list[Any] = [*results.direct_vs_sidecar, results.merging, results.rate_limited]
+    runs = [getattr(row, path) for row in rows if row is not None]
+    if path == "sidecar" and results.cached is not None:
+        runs.append(results.cached.cached)
     return runs
 
 
@@ -126,11 +129,23 @@ def render(results: Results, machine: Machine, command: str, placement: str, sec
         f"- Each figure: one wrk run of {seconds:g} s (1 thread) after a {warmup:g} s warm-up run; "
         "vectors of 1536 floats; texts of about 100 characters from a rotating pool of 2000.",
     ]
-    background = [result.cpu_sidecar for result in _direct_runs(results) if result.cpu_sidecar is not None]
+    background = [result.cpu_sidecar for result in _runs(results, "direct") if result.cpu_sidecar is not None]
     if background:
         out.append(
             f"- Other load on the sidecar's CPU while it idled (the direct runs): up to {max(background):.0%} "
             "(anything above a few % means something else was running and the sidecar figures are low)."
+        )
+    probes = [r.cpu_probe_ms for r in _runs(results, "direct") + _runs(results, "sidecar") if r.cpu_probe_ms]
+    if probes:
+        out.append(
+            f"- Speed of the sidecar's CPU before each run (`bench.procs.cpu_probe_ms`, a fixed workload; lower is "
+            f"faster): {min(probes):.1f} to {max(probes):.1f} ms."
+        )
+    steal = [r.steal_sidecar for r in _runs(results, "sidecar") if r.steal_sidecar is not None]
+    if steal:
+        out.append(
+            f"- Steal time on the sidecar's CPU during the sidecar runs (the hypervisor running someone else on its "
+            f"core): {min(steal):.1%} to {max(steal):.1%}."
         )
     out.append("")
     if results.direct_vs_sidecar:

@@ -21,11 +21,13 @@ from bench.procs import (
     Children,
     RssSampler,
     busy_share,
+    cpu_probe_ms,
     cpu_ticks,
     free_port,
     process_cpu_seconds,
     rss_mib,
     status_kib,
+    steal_share,
 )
 from bench.results import ONE_INPUT, Cached, DirectVsSidecar, Merging, RateLimited, Results
 from bench.wrk import Load, WrkResult, run_wrk
@@ -265,6 +267,7 @@ class Bench:
         if before is not None:
             before()
         sampler = RssSampler(self.sidecar.child.pid) if self.sidecar is not None else None
+        probe = cpu_probe_ms(self.cpus.sidecar)
         spy, raw = self._start_profile(label, load)
         pid = self.sidecar.child.pid if self.sidecar is not None else None
         ticks = cpu_ticks()
@@ -277,17 +280,23 @@ class Bench:
             result,
             cpu_sidecar=busy_share(ticks, after, self.cpus.sidecar),
             cpu_load=busy_share(ticks, after, self.cpus.load),
+            steal_sidecar=steal_share(ticks, after, self.cpus.sidecar),
+            cpu_probe_ms=probe,
             sidecar_cpu_seconds=None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
         )
         if spy is not None and raw is not None:
             self._finish_profile(spy, raw)
         if sampler is not None:
             self.peak_rss = max(self.peak_rss, sampler.peak_mib)
-        notes = [f"{result.rps:,.0f} req/s", f"p50 {result.p50_ms:.2f} ms", f"p99 {result.p99_ms:.2f} ms"]
+        notes = [f"probe {probe:.1f} ms", f"{result.rps:,.0f} req/s"]
+        notes += [f"p50 {result.p50_ms:.2f} ms", f"p99 {result.p99_ms:.2f} ms"]
         notes += [f"{result.non_2xx:,} non-2xx"] if result.non_2xx else []
         notes += [f"{result.socket_errors:,} socket errors"] if result.socket_errors else []
         notes += [f"{result.timeouts:,} timeouts"] if result.timeouts else []
-        notes.append(f"CPU busy: sidecar's {result.cpu_sidecar or 0:.0%}, load's {result.cpu_load or 0:.0%}")
+        notes.append(
+            f"CPU busy: sidecar's {result.cpu_sidecar or 0:.0%} (steal {result.steal_sidecar or 0:.1%}), "
+            f"load's {result.cpu_load or 0:.0%}"
+        )
         if result.sidecar_cpu_share is not None and result.cpu_us_per_request is not None:
             notes.append(f"sidecar process {result.sidecar_cpu_share:.0%}, {result.cpu_us_per_request:.0f} us/request")
         log(f"  {label}: {', '.join(notes)}  [{time.perf_counter() - self.started:.0f} s]")

@@ -130,6 +130,8 @@ class WrkResult:
     mean_ms: float
     cpu_sidecar: float | None = None  # busy share of the sidecar's CPU during the run (0..1), set by the runner
     cpu_load: float | None = None  # busy share of the CPUs of wrk, the mocks and the stand-in
+    steal_sidecar: float | None = None  # share of the sidecar's CPU the hypervisor gave to others during the run
+    cpu_probe_ms: float | None = None  # `bench.procs.cpu_probe_ms` on the sidecar's CPU just before the run
     sidecar_cpu_seconds: float | None = None  # CPU time the sidecar process used during the run
 
     @property
