@@ -29,6 +29,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each measured wrk run (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="length of the warm-up run before each (default 2)")
     parser.add_argument(
+        "--slices",
+        type=int,
+        default=5,
+        help="scenario 1: direct and sidecar alternate in this many runs of seconds/slices each (default 5; "
+        "1 with --profile)",
+    )
+    parser.add_argument(
         "--only", default="1,2,3,4,5", help="scenarios to run, comma-separated (default all: 1,2,3,4,5)"
     )
     parser.add_argument("--no-latency-row", action="store_true", help="skip scenario 1's 20 ms provider row")
@@ -77,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         sidecar_env=sidecar_env,
         uvloop=args.uvloop,
         profile_dir=args.profile,
+        slices=1 if args.profile is not None else max(1, min(args.slices, int(args.seconds))),
     )
     cpus = CpuPlan.make()
     os.sched_setaffinity(0, cpus.load)  # the driver stays off the sidecar's core
@@ -101,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
                 path.unlink()
             logdir.rmdir()
     command = "make bench" if not argv and len(sys.argv) <= 1 else "python -m bench " + shlex.join(argv or sys.argv[1:])
-    block = render(results, Machine.describe(wrk_version(wrk)), command, cpus.describe(), args.seconds, args.warmup)
+    machine = Machine.describe(wrk_version(wrk))
+    block = render(results, machine, command, cpus.describe(), args.seconds, args.warmup, options.slices)
     print(block)
     if not args.no_write:
         write_benchmarks(args.output, block)

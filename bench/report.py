@@ -118,7 +118,15 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
-def render(results: Results, machine: Machine, command: str, placement: str, seconds: float, warmup: float) -> str:
+def render(
+    results: Results, machine: Machine, command: str, placement: str, seconds: float, warmup: float, slices: int
+) -> str:
+    alternation = (
+        f" Scenario 1 alternates: direct and sidecar each run {slices} times for {seconds / slices:g} s, in turn, and"
+        " each figure adds up its runs (latency percentiles from the merged histograms)."
+        if slices > 1
+        else ""
+    )
     out: list[str] = [
         "## Results",
         "",
@@ -127,7 +135,7 @@ def render(results: Results, machine: Machine, command: str, placement: str, sec
         f"- Date: {machine.date}",
         f"- Placement: {placement}",
         f"- Each figure: one wrk run of {seconds:g} s (1 thread) after a {warmup:g} s warm-up run; "
-        "vectors of 1536 floats; texts of about 100 characters from a rotating pool of 2000.",
+        "vectors of 1536 floats; texts of about 100 characters from a rotating pool of 2000." + alternation,
     ]
     background = [result.cpu_sidecar for result in _runs(results, "direct") if result.cpu_sidecar is not None]
     if background:
@@ -135,7 +143,7 @@ def render(results: Results, machine: Machine, command: str, placement: str, sec
             f"- Other load on the sidecar's CPU while it idled (the direct runs): up to {max(background):.0%} "
             "(anything above a few % means something else was running and the sidecar figures are low)."
         )
-    probes = [r.cpu_probe_ms for r in _runs(results, "direct") + _runs(results, "sidecar") if r.cpu_probe_ms]
+    probes = [probe for r in _runs(results, "direct") + _runs(results, "sidecar") for probe in r.cpu_probes_ms]
     if probes:
         out.append(
             f"- Speed of the sidecar's CPU before each run (`bench.procs.cpu_probe_ms`, a fixed workload; lower is "

@@ -58,6 +58,7 @@ class Options:
     sidecar_env: Mapping[str, str] = field(default_factory=dict)
     uvloop: bool = False
     profile_dir: Path | None = None  # py-spy each measured run against the sidecar into this directory
+    slices: int = 5  # scenario 1 alternates direct and sidecar runs of seconds / slices each
 
 
 @dataclass(frozen=True)
@@ -112,12 +113,16 @@ class CallCounter:
     def __init__(self, mock: Mock) -> None:
         self.mock = mock
         self.start = 0
+        self.total = 0  # over every `mark()` ... `add()` span
 
     def mark(self) -> None:
         self.start = self.mock.stats()[0]
 
     def since(self) -> int:
         return self.mock.stats()[0] - self.start
+
+    def add(self) -> None:
+        self.total += self.since()
 
 
 @dataclass
@@ -266,14 +271,48 @@ class Bench:
             self._wrk(load, self.options.warmup, timeout)
         if before is not None:
             before()
+        result = self._measured(label, load, self.options.seconds, timeout)
+        self._log(label, result)
+        return result
+
+    def measure_pair(
+        self,
+        labels: tuple[str, str],
+        loads: tuple[Load, Load],
+        *,
+        before: Callable[[], None],
+        after: Callable[[], None],
+    ) -> tuple[WrkResult, WrkResult]:
+        """Two loads (direct, then through the sidecar) measured in alternating slices of the run's length.
+
+        The speed of this VM's cores changes within seconds; in alternation both sides meet the same speeds, so
+        their ratio stays fair. `before()` and `after()` bracket each slice of the second load (its counters).
+        """
+        slices = self.options.slices
+        if self.options.warmup > 0:
+            for load in loads:
+                self._wrk(load, self.options.warmup, 5.0)
+        parts: tuple[list[WrkResult], list[WrkResult]] = ([], [])
+        for _ in range(slices):
+            parts[0].append(self._measured(labels[0], loads[0], self.options.seconds / slices, 5.0))
+            before()
+            parts[1].append(self._measured(labels[1], loads[1], self.options.seconds / slices, 5.0))
+            after()
+        results = (WrkResult.combine(parts[0]), WrkResult.combine(parts[1]))
+        for label, result in zip(labels, results, strict=True):
+            self._log(label, result)
+        return results
+
+    def _measured(self, label: str, load: Load, seconds: float, timeout: float) -> WrkResult:
+        """One measured wrk run, with the sidecar's CPU, memory and (with `--profile`) samples around it."""
         sampler = RssSampler(self.sidecar.child.pid) if self.sidecar is not None else None
         probe = cpu_probe_ms(self.cpus.sidecar)
-        spy, raw = self._start_profile(label, load)
+        spy, raw = self._start_profile(label, load, seconds)
         pid = self.sidecar.child.pid if self.sidecar is not None else None
         ticks = cpu_ticks()
         cpu_before = process_cpu_seconds(pid) if pid is not None else None
         with sampler if sampler is not None else _nothing():
-            result = self._wrk(load, self.options.seconds, timeout)
+            result = self._wrk(load, seconds, timeout)
         cpu_after = process_cpu_seconds(pid) if pid is not None else None
         after = cpu_ticks()
         result = dataclasses.replace(
@@ -281,15 +320,19 @@ class Bench:
             cpu_sidecar=busy_share(ticks, after, self.cpus.sidecar),
             cpu_load=busy_share(ticks, after, self.cpus.load),
             steal_sidecar=steal_share(ticks, after, self.cpus.sidecar),
-            cpu_probe_ms=probe,
+            cpu_probes_ms=(probe,),
             sidecar_cpu_seconds=None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
         )
         if spy is not None and raw is not None:
             self._finish_profile(spy, raw)
         if sampler is not None:
             self.peak_rss = max(self.peak_rss, sampler.peak_mib)
-        notes = [f"probe {probe:.1f} ms", f"{result.rps:,.0f} req/s"]
-        notes += [f"p50 {result.p50_ms:.2f} ms", f"p99 {result.p99_ms:.2f} ms"]
+        return result
+
+    def _log(self, label: str, result: WrkResult) -> None:
+        probes = result.cpu_probes_ms
+        notes = [f"probe {min(probes):.1f}-{max(probes):.1f} ms"] if probes else []
+        notes += [f"{result.rps:,.0f} req/s", f"p50 {result.p50_ms:.2f} ms", f"p99 {result.p99_ms:.2f} ms"]
         notes += [f"{result.non_2xx:,} non-2xx"] if result.non_2xx else []
         notes += [f"{result.socket_errors:,} socket errors"] if result.socket_errors else []
         notes += [f"{result.timeouts:,} timeouts"] if result.timeouts else []
@@ -300,9 +343,10 @@ class Bench:
         if result.sidecar_cpu_share is not None and result.cpu_us_per_request is not None:
             notes.append(f"sidecar process {result.sidecar_cpu_share:.0%}, {result.cpu_us_per_request:.0f} us/request")
         log(f"  {label}: {', '.join(notes)}  [{time.perf_counter() - self.started:.0f} s]")
-        return result
 
-    def _start_profile(self, label: str, load: Load) -> tuple[subprocess.Popen[bytes] | None, Path | None]:
+    def _start_profile(
+        self, label: str, load: Load, seconds: float
+    ) -> tuple[subprocess.Popen[bytes] | None, Path | None]:
         directory = self.options.profile_dir
         if directory is None or self.sidecar is None or load.url.startswith(tuple(m.url for m in self.mocks.values())):
             return None, None
@@ -312,7 +356,7 @@ class Bench:
             return None, None
         directory.mkdir(parents=True, exist_ok=True)
         raw = directory / (re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-") + ".txt")
-        return profile.start(py_spy, self.sidecar.child.pid, self.options.seconds, raw, self.cpus.load), raw
+        return profile.start(py_spy, self.sidecar.child.pid, seconds, raw, self.cpus.load), raw
 
     def _finish_profile(self, spy: subprocess.Popen[bytes], raw: Path) -> None:
         try:
@@ -333,15 +377,21 @@ class Bench:
         return Load(self.sidecar.infer_url(model_id), ADMIN, inputs, connections, **kwargs)
 
     def compare(self, inputs: int, mock: Mock, model_id: str, connections: int, rate: float | None = None) -> None:
-        """Scenario 1's row: the same load straight to `mock`, then through the sidecar to `model_id`."""
+        """Scenario 1's row: the same load straight to `mock` and through the sidecar to `model_id`, in alternation."""
         tag = f"{inputs} input{'s' if inputs > 1 else ''}, {mock.latency_ms:g} ms, {connections} conn"
         tag += "" if rate is None else f" paced at {rate:,.0f}/s"
-        direct = self.measure(f"direct  {tag}", self.direct_load(mock, inputs, connections, rate=rate))
         counter = CallCounter(mock)
-        load = self.sidecar_load(model_id, inputs, connections, rate=rate)
-        through = self.measure(f"sidecar {tag}", load, before=counter.mark)
+        direct, through = self.measure_pair(
+            (f"direct  {tag}", f"sidecar {tag}"),
+            (
+                self.direct_load(mock, inputs, connections, rate=rate),
+                self.sidecar_load(model_id, inputs, connections, rate=rate),
+            ),
+            before=counter.mark,
+            after=counter.add,
+        )
         self.results.direct_vs_sidecar.append(
-            DirectVsSidecar(inputs, mock.latency_ms, connections, direct, through, counter.since(), rate)
+            DirectVsSidecar(inputs, mock.latency_ms, connections, direct, through, counter.total, rate)
         )
 
     # --- the run ---------------------------------------------------------------------------------------------

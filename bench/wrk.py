@@ -14,9 +14,12 @@ while the server keeps up, and latency is measured below saturation instead of b
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
 import tempfile
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -55,11 +58,18 @@ end
 %(pacing)s
 function done(summary, latency, requests)
   local e = summary.errors
+  local histogram = {}
+  for i = 1, #latency do
+    local value, count = latency(i)
+    histogram[i] = string.format("[%%d,%%d]", value, count)
+  end
   io.write(string.format(
     '%(marker)s{"requests":%%d,"duration_us":%%d,"bytes":%%d,"connect":%%d,"read":%%d,"write":%%d,'
-      .. '"status":%%d,"timeout":%%d,"p50_us":%%d,"p90_us":%%d,"p99_us":%%d,"max_us":%%d,"mean_us":%%.1f}\n',
+      .. '"status":%%d,"timeout":%%d,"p50_us":%%d,"p90_us":%%d,"p99_us":%%d,"max_us":%%d,"mean_us":%%.1f,'
+      .. '"histogram":[%%s]}\n',
     summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean))
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean,
+    table.concat(histogram, ",")))
 end
 """
 
@@ -131,7 +141,8 @@ class WrkResult:
     cpu_sidecar: float | None = None  # busy share of the sidecar's CPU during the run (0..1), set by the runner
     cpu_load: float | None = None  # busy share of the CPUs of wrk, the mocks and the stand-in
     steal_sidecar: float | None = None  # share of the sidecar's CPU the hypervisor gave to others during the run
-    cpu_probe_ms: float | None = None  # `bench.procs.cpu_probe_ms` on the sidecar's CPU just before the run
+    cpu_probes_ms: tuple[float, ...] = ()  # `bench.procs.cpu_probe_ms` on the sidecar's CPU before each slice
+    histogram: tuple[tuple[int, int], ...] = ()  # (latency in us, requests), wrk's own record
     sidecar_cpu_seconds: float | None = None  # CPU time the sidecar process used during the run
 
     @property
@@ -179,7 +190,59 @@ class WrkResult:
             p99_ms=data["p99_us"] / 1000.0,
             max_ms=data["max_us"] / 1000.0,
             mean_ms=data["mean_us"] / 1000.0,
+            histogram=tuple((int(value), int(count)) for value, count in data["histogram"]),
         )
+
+    @classmethod
+    def combine(cls, parts: Sequence[WrkResult]) -> WrkResult:
+        """Several runs of one load as one: counts and times added, latencies from the merged histograms."""
+        if len(parts) == 1:
+            return parts[0]
+        counts: Counter[int] = Counter()
+        for part in parts:
+            for value, count in part.histogram:
+                counts[value] += count
+        histogram = tuple(sorted(counts.items()))
+        seconds = sum(part.seconds for part in parts)
+        recorded = sum(counts.values())
+
+        def weighted(name: str) -> float | None:
+            values = [(getattr(part, name), part.seconds) for part in parts]
+            if any(value is None for value, _ in values) or not seconds:
+                return None
+            return sum(value * weight for value, weight in values) / seconds
+
+        cpu_seconds = [part.sidecar_cpu_seconds for part in parts]
+        return cls(
+            requests=sum(part.requests for part in parts),
+            seconds=seconds,
+            non_2xx=sum(part.non_2xx for part in parts),
+            socket_errors=sum(part.socket_errors for part in parts),
+            timeouts=sum(part.timeouts for part in parts),
+            p50_ms=percentile(histogram, 50) / 1000.0,
+            p90_ms=percentile(histogram, 90) / 1000.0,
+            p99_ms=percentile(histogram, 99) / 1000.0,
+            max_ms=max(part.max_ms for part in parts),
+            mean_ms=sum(value * count for value, count in histogram) / recorded / 1000.0 if recorded else 0.0,
+            cpu_sidecar=weighted("cpu_sidecar"),
+            cpu_load=weighted("cpu_load"),
+            sidecar_cpu_seconds=None if None in cpu_seconds else sum(s for s in cpu_seconds if s is not None),
+            steal_sidecar=weighted("steal_sidecar"),
+            cpu_probes_ms=tuple(probe for part in parts for probe in part.cpu_probes_ms),
+            histogram=histogram,
+        )
+
+
+def percentile(histogram: Sequence[tuple[int, int]], p: float) -> int:
+    """wrk's `stats_percentile`: the smallest latency at which the running count reaches the rank."""
+    total = sum(count for _, count in histogram)
+    rank = math.floor(p / 100.0 * total + 0.5 + 0.5)  # C's round() of (p/100 * count + 0.5), halves away from zero
+    running = 0
+    for value, count in histogram:
+        running += count
+        if running >= rank:
+            return value
+    return 0
 
 
 def run_wrk(
