@@ -122,8 +122,9 @@ def render(
     results: Results, machine: Machine, command: str, placement: str, seconds: float, warmup: float, slices: int
 ) -> str:
     alternation = (
-        f" Scenario 1 alternates: direct and sidecar each run {slices} times for {seconds / slices:g} s, in turn, and"
-        " each figure adds up its runs (latency percentiles from the merged histograms)."
+        f" Scenario 1 alternates: direct and sidecar each run {slices} times for {seconds / slices:g} s, in turn, each"
+        " after a warm-up of its own, and each figure adds up its runs (latency percentiles from the merged"
+        " histograms)."
         if slices > 1
         else ""
     )

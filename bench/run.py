@@ -286,18 +286,22 @@ class Bench:
         """Two loads (direct, then through the sidecar) measured in alternating slices of the run's length.
 
         The speed of this VM's cores changes within seconds; in alternation both sides meet the same speeds, so
-        their ratio stays fair. `before()` and `after()` bracket each slice of the second load (its counters).
+        their ratio stays fair. Each slice has a warm-up of its own (the warm-up length split over the slices, at
+        least 1 s): a process left idle while the other path ran starts its slice cold. `before()` and `after()`
+        bracket each slice of the second load (its counters).
         """
         slices = self.options.slices
-        if self.options.warmup > 0:
-            for load in loads:
-                self._wrk(load, self.options.warmup, 5.0)
+        warmup = max(1.0, self.options.warmup / slices) if self.options.warmup > 0 else 0.0
         parts: tuple[list[WrkResult], list[WrkResult]] = ([], [])
         for _ in range(slices):
-            parts[0].append(self._measured(labels[0], loads[0], self.options.seconds / slices, 5.0))
-            before()
-            parts[1].append(self._measured(labels[1], loads[1], self.options.seconds / slices, 5.0))
-            after()
+            for side in (0, 1):
+                if warmup:
+                    self._wrk(loads[side], warmup, 5.0)
+                if side == 1:
+                    before()
+                parts[side].append(self._measured(labels[side], loads[side], self.options.seconds / slices, 5.0))
+                if side == 1:
+                    after()
         results = (WrkResult.combine(parts[0]), WrkResult.combine(parts[1]))
         for label, result in zip(labels, results, strict=True):
             self._log(label, result)
