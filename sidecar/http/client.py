@@ -96,7 +96,7 @@ def _headers_block(headers: Mapping[str, str], fixed: bytes, length: int) -> byt
     return "".join(lines).encode() + fixed + b"%d\r\n\r\n" % length
 
 
-def too_large(limit: int) -> ProtocolError:
+def _too_large(limit: int) -> ProtocolError:
     """ES `SizeLimitInputStream`'s message (`xpack.inference.http.max_response_size`)."""
     return ProtocolError(f"Maximum limit of [{limit}] bytes reached")
 
@@ -118,7 +118,7 @@ def _decoded(body: bytes, encoding: str | None, limit: int) -> bytes:
         except zlib.error:
             continue
         if len(decoded) > limit:
-            raise too_large(limit)
+            raise _too_large(limit)
         if decompressor.eof:
             return decoded
     raise ProtocolError(f"the response body is not valid {encoding}")
@@ -232,7 +232,7 @@ class _Connection(asyncio.BufferedProtocol):
         if self._size > self._max_body:
             self._chunks = []
             self.keep_alive = False
-            self._fail(too_large(self._max_body))
+            self._fail(_too_large(self._max_body))
             self.close()
             return
         self._chunks.append(body)
