@@ -338,6 +338,14 @@ class _Connection(asyncio.BufferedProtocol):
         self._cancel_idle_timer()
         if self._transport is not None:
             self._transport.close()
+            if self._transport.get_write_buffer_size():
+                # `close()` waits for the client to read what is left; one that has stopped reading is dropped.
+                self._idle = self._loop.call_later(self._limits.idle_seconds, self._drop)
+
+    def _drop(self) -> None:
+        self._idle = None
+        if self._transport is not None:
+            self._transport.abort()
 
     def _update_reading(self) -> None:
         if self._transport is None:

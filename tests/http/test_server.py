@@ -778,6 +778,24 @@ async def test_a_client_that_stops_reading_is_dropped_when_idle(serve: ServeFact
     assert 0 < received < size  # `close()` would have waited for the whole answer to be read
 
 
+async def test_a_client_that_stops_reading_a_closing_answer_is_dropped_after_the_idle_timeout(
+    serve: ServeFactory,
+) -> None:
+    served = await serve(idle_seconds=0.2)
+    conn = await served.connect()
+    size = 32_000_000  # far more than the socket buffers hold
+    await conn.send(get(f"/fixed?size={size}", "Connection: close"))
+    await asyncio.sleep(1.0)  # the server has closed its side; the answer is stuck in its write buffer
+
+    received = 0
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := await asyncio.wait_for(conn.reader.read(1 << 20), TIMEOUT):
+            received += len(chunk)
+
+    assert 0 < received < size  # a plain `close()` would have waited for the whole answer to be read
+    assert len(served.server._connections) == 0
+
+
 async def test_a_busy_connection_is_not_idle(serve: ServeFactory) -> None:
     served = await serve(idle_seconds=0.2)
     conn = await served.connect()
