@@ -127,6 +127,7 @@ class _Connection(asyncio.BufferedProtocol):
         self._idle: asyncio.TimerHandle | None = None
         self._in_message = False
         self._in_head = False  # between `on_message_begin` and `on_headers_complete`
+        self._head_started = 0.0  # loop time of the current head's first byte
         self._continue_due = False  # the request being read asked for `100 Continue`, not yet sent
         self._head_began = False  # the current head began in the chunk being parsed
         self._head_received = 0  # bytes received in later chunks while that head was incomplete
@@ -205,6 +206,7 @@ class _Connection(asyncio.BufferedProtocol):
     def on_message_begin(self) -> None:
         self._in_message = True
         self._in_head = True
+        self._head_started = self._loop.time()
         self._head_began = True
         self._head_received = 0
         self._start_message()
@@ -360,7 +362,11 @@ class _Connection(asyncio.BufferedProtocol):
 
     def _arm_idle_timer(self) -> None:
         self._cancel_idle_timer()
-        self._idle = self._loop.call_later(self._limits.idle_seconds, self._idle_timeout)
+        delay = self._limits.idle_seconds
+        if self._in_head:
+            # A head's bytes do not restart the clock: one that trickles in is dropped when its time is up.
+            delay = max(0.0, self._head_started + delay - self._loop.time())
+        self._idle = self._loop.call_later(delay, self._idle_timeout)
 
     def _idle_timeout(self) -> None:
         """`close()` waits for the answers to be read; a client that has stopped reading them is dropped."""

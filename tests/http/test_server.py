@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -794,6 +795,41 @@ async def test_a_client_that_stops_reading_a_closing_answer_is_dropped_after_the
 
     assert 0 < received < size  # a plain `close()` would have waited for the whole answer to be read
     assert len(served.server._connections) == 0
+
+
+async def test_a_head_that_trickles_in_is_dropped_when_the_idle_timeout_is_up(serve: ServeFactory) -> None:
+    served = await serve(idle_seconds=0.3)
+    conn = await served.connect()
+    await conn.send(b"GET /echo HTTP/1.1\r\nHost: test\r\nX-Slow: ")
+
+    dropped_after = None
+    started = time.monotonic()
+    for _ in range(30):  # a byte every 0.05 s for up to 1.5 s: each one well within the idle timeout
+        await asyncio.sleep(0.05)
+        try:
+            await conn.send(b"a")
+        except ConnectionError:
+            dropped_after = time.monotonic() - started
+            break
+        if conn.reader.at_eof():
+            dropped_after = time.monotonic() - started
+            break
+
+    assert dropped_after is not None and dropped_after < 1.0
+    assert await conn.rest() == b""  # no answer: the request never arrived
+
+
+async def test_a_head_that_arrives_in_time_is_answered(serve: ServeFactory) -> None:
+    served = await serve(idle_seconds=0.5)
+    conn = await served.connect()
+    await conn.send(b"GET /echo HTTP/1.1\r\nHost: test\r\n")
+    for _ in range(4):
+        await asyncio.sleep(0.05)
+        await conn.send(b"X-Part: a\r\n")
+
+    answer = await conn.request(b"\r\n")
+
+    assert answer.status == 200
 
 
 async def test_a_busy_connection_is_not_idle(serve: ServeFactory) -> None:
