@@ -11,17 +11,19 @@ import orjson
 import structlog
 
 from sidecar.api.errors import error_response, internal_error
-from sidecar.api.keys import METRICS, MODEL_ID, SERVICE_NAME
+from sidecar.api.keys import COMPONENTS, METRICS, MODEL_ID, SERVICE_NAME
 from sidecar.api.negotiation import JSON, check_request_content_type
 from sidecar.api.routes import ROUTER
 from sidecar.domain.errors import ElasticsearchError, FlatError
 from sidecar.http import BadRequest, Request, Response
 from sidecar.observability.logging import get_logger, log_request
+from sidecar.security.credentials import credentials_of
 
 Handler = Callable[[Request], Awaitable[Response]]
 log = get_logger("sidecar.request")
 
 PRODUCT_HEADER = ("X-elastic-product", "Elasticsearch")
+_OWN_PATHS = "/_sidecar/"  # the sidecar's own routes (health, metrics): no credentials asked
 # Request ids: unique per process start, cheap to make on every request.
 _ID_PREFIX = uuid.uuid4().hex[:12]
 _request_numbers = itertools.count(1)
@@ -37,7 +39,15 @@ async def _errors_rendered(request: Request) -> Response:
 
 
 async def _routed(request: Request) -> Response:
-    return await ROUTER.resolve(request)(request)
+    try:
+        check_request_content_type(request)
+        handler = ROUTER.resolve(request)
+    except (ElasticsearchError, FlatError):
+        if not request.raw_path.startswith(_OWN_PATHS):
+            # ES (8.9+) authenticates a request's headers before it looks at anything else: 401 comes first.
+            await request.app[COMPONENTS].authorizer.authenticate(credentials_of(request), request.target)
+        raise
+    return await handler(request)
 
 
 def _route_name(request: Request) -> str:
@@ -67,7 +77,7 @@ async def observe(request: Request, handler: Handler) -> Response:
         route = _route_name(request)
         service = request.get(SERVICE_NAME) or ""
         metrics.count_request(route, request.method, status, service, duration)
-        if not route.startswith("/_sidecar/"):
+        if not route.startswith(_OWN_PATHS):
             log_request(
                 {
                     "method": request.method,
@@ -84,7 +94,6 @@ async def observe(request: Request, handler: Handler) -> Response:
 
 async def render_errors(request: Request, handler: Handler) -> Response:
     try:
-        check_request_content_type(request)
         return await handler(request)
     except (ElasticsearchError, FlatError) as error:
         return error_response(request, error)

@@ -75,6 +75,29 @@ class Authorizer:
         if decision.denial is not None:
             raise decision.denial
 
+    async def authenticate(self, credentials: Credentials | None, uri: str) -> None:
+        """Return when the cluster knows the caller; raise its 401 otherwise. Successes are cached like decisions."""
+        if self.security_disabled:
+            return
+        if credentials is None:
+            raise missing_credentials(uri)
+        key = (credentials.fingerprint, "")  # no privilege: authentication alone
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] > self.clock():
+            self._hits.inc()
+            return
+        self._misses.inc()
+        try:
+            await self.es.options(headers={"authorization": credentials.header}).security.authenticate()
+        except ApiError as exc:
+            if is_security_disabled_answer(exc.meta.status, exc.body):
+                self._note_security_disabled()
+                return
+            raise translate(exc) from None
+        except TransportError as exc:
+            raise translate(exc) from None
+        self._remember(key, Decision(True))
+
     async def detect_security(self) -> bool:
         """Ask the cluster with the sidecar's own account whether security is on; remembers the answer."""
         try:

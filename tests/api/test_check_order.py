@@ -18,6 +18,15 @@ WWW_AUTHENTICATE = ['Basic realm="security" charset="UTF-8"', 'Bearer realm="sec
 JSON = {"Content-Type": "application/json"}
 
 
+def missing_credentials(path: str) -> dict[str, Any]:
+    return es_error(
+        401,
+        "security_exception",
+        f"missing authentication credentials for REST request [{path}]",
+        header={"WWW-Authenticate": WWW_AUTHENTICATE},
+    )
+
+
 def unknown_parameter(path: str) -> dict[str, Any]:
     return es_error(400, "illegal_argument_exception", f"request [{path}] contains unrecognized parameter: [foo]")
 
@@ -90,12 +99,7 @@ async def test_missing_credentials_come_first(
     response = await send(sidecar, method, path, body, {})
     assert (response.status, await response.json()) == (
         401,
-        es_error(
-            401,
-            "security_exception",
-            f"missing authentication credentials for REST request [{path}]",
-            header={"WWW-Authenticate": WWW_AUTHENTICATE},
-        ),
+        missing_credentials(path),
     )
 
 
@@ -106,6 +110,55 @@ async def test_wrong_credentials_come_first(
     response = await send(sidecar, method, path, body, basic("admin", "wrong"))
     assert response.status == 401
     assert (await response.json())["error"]["type"] == "security_exception"
+
+
+# Refused before any route's own checks: no route, a route without the method, a body that is not JSON
+# (the last one with a body; the others without).
+REFUSED_BEFORE_ROUTING: list[tuple[str, str, dict[str, str], int, dict[str, Any]]] = [
+    ("GET", "/_nope?x=1", {}, 400, {"error": "no handler found for uri [/_nope?x=1] and method [GET]"}),
+    (
+        "PATCH",
+        "/_inference/text_embedding/x",
+        {},
+        405,
+        {
+            "error": "Incorrect HTTP method for uri [/_inference/text_embedding/x] and method [PATCH], allowed: [DELETE, GET, POST, PUT]",
+            "status": 405,
+        },
+    ),
+    (
+        "PUT",
+        "/_inference/text_embedding/x",
+        {"Content-Type": "text/plain"},
+        406,
+        {"error": "Content-Type header [text/plain] is not supported", "status": 406},
+    ),
+]
+REFUSED_IDS = [f"{status}" for _, _, _, status, _ in REFUSED_BEFORE_ROUTING]
+
+
+@pytest.mark.parametrize(("method", "path", "extra", "status", "expected"), REFUSED_BEFORE_ROUTING, ids=REFUSED_IDS)
+async def test_credentials_come_before_routing_too(
+    sidecar: Client, method: str, path: str, extra: dict[str, str], status: int, expected: dict[str, Any]
+) -> None:
+    """ES 8.9+ authenticates a request's headers in the HTTP layer, before the REST controller routes it."""
+    body = b"{}" if extra else None
+    missing = await sidecar.request(method, path, data=body, headers=extra)
+    assert (missing.status, await missing.json()) == (
+        401,
+        missing_credentials(path),
+    )
+    wrong = await sidecar.request(method, path, data=body, headers={**basic("admin", "wrong"), **extra})
+    assert wrong.status == 401
+    assert (await wrong.json())["error"]["type"] == "security_exception"
+    # Known to the cluster, even without any privilege: the router's answer.
+    known = await sidecar.request(method, path, data=body, headers={**NOBODY, **extra})
+    assert (known.status, await known.json()) == (status, expected)
+
+
+async def test_the_sidecars_own_paths_ask_no_credentials(sidecar: Client) -> None:
+    response = await sidecar.request("POST", "/_sidecar/health/live")
+    assert response.status == 405
 
 
 async def test_the_put_body_is_parsed_after_the_privilege_check(sidecar: Client) -> None:

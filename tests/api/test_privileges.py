@@ -111,6 +111,21 @@ async def test_answers_are_cached_by_credentials(sidecar: Client) -> None:
     assert base64.b64encode(b"admin:changeme").decode() not in text
 
 
+async def test_authentication_before_routing_is_cached_by_credentials(sidecar: Client) -> None:
+    for _ in range(3):
+        assert (await sidecar.get("/_nope", headers=NOBODY)).status == 400
+    text = await (await sidecar.get("/_sidecar/metrics")).text()
+    assert 'sidecar_privilege_cache_lookups_total{result="hit"} 2.0' in text
+    assert 'sidecar_privilege_cache_lookups_total{result="miss"} 1.0' in text
+
+
+async def test_a_failed_authentication_is_not_cached(sidecar: Client) -> None:
+    for _ in range(2):
+        assert (await sidecar.get("/_nope", headers=basic("admin", "wrong"))).status == 401
+    text = await (await sidecar.get("/_sidecar/metrics")).text()
+    assert 'sidecar_privilege_cache_lookups_total{result="miss"} 2.0' in text
+
+
 class TestSecurityDisabled:
     @pytest.fixture
     def devcluster_config(self) -> DevClusterConfig:
@@ -119,6 +134,13 @@ class TestSecurityDisabled:
     async def test_everything_is_allowed_like_the_cluster(self, sidecar: Client) -> None:
         assert (await sidecar.get("/_inference/_all")).status == 200
         assert (await sidecar.get("/_inference/_all", headers=NOBODY)).status == 200
+
+    async def test_routing_errors_need_no_credentials(self, sidecar: Client) -> None:
+        response = await sidecar.get("/_nope")
+        assert (response.status, await response.json()) == (
+            400,
+            {"error": "no handler found for uri [/_nope] and method [GET]"},
+        )
 
     async def test_deny_policy(self, make_settings: Any) -> None:
         client = await start_sidecar(make_settings(security_disabled_policy="deny"))
