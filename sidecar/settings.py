@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     egress_deny_cidrs: str = "169.254.0.0/16,fe80::/10,fd00:ec2::254/128,100.100.100.200/32"
     provider_timeout: float = Field(default=30.0, gt=0)
     provider_max_connections: int = Field(default=100, ge=1)
-    provider_max_response_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    provider_max_response_bytes: int = Field(default=128 * 1024 * 1024, ge=1)
     hugging_face_batch_size: int = Field(default=32, ge=1)
 
     # Inference engine

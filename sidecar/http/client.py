@@ -271,7 +271,7 @@ class HttpClient:
         ssl_context: ssl.SSLContext | None = None,
         keepalive_timeout: float = 15.0,
         user_agent: str = "inference-sidecar",
-        max_response_bytes: int = 50 * 1024 * 1024,
+        max_response_bytes: int = 128 * 1024 * 1024,
     ) -> None:
         self._limit = max_connections
         self._max_response_bytes = max_response_bytes  # the body, before and after its Content-Encoding
