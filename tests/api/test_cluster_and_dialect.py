@@ -79,6 +79,20 @@ async def test_cluster_down_gives_503_and_recovers(sidecar: Client, cluster: Any
     assert response.status == 200
 
 
+async def test_an_unknown_route_with_the_cluster_down_is_503(sidecar: Client, cluster: Any) -> None:
+    """Credentials come before routing (ES 8.9+); with no cluster to ask, the answer is the clean 503."""
+    await cluster.stop()
+    response = await sidecar.get("/_nope", headers={"Authorization": "Basic ZnJlc2g6dXNlcg=="})
+    assert response.status == 503
+    assert (await response.json())["error"]["type"] == "cluster_unavailable_exception"
+    await cluster.start()
+    response = await sidecar.get("/_nope", headers=ADMIN)
+    assert (response.status, await response.json()) == (
+        400,
+        {"error": "no handler found for uri [/_nope] and method [GET]"},
+    )
+
+
 async def test_readiness_waits_for_a_cluster_that_is_not_up_yet(cluster: Any, make_settings: Any) -> None:
     await cluster.stop()
     client = await serve_sidecar(make_settings())
