@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from elasticsearch import AsyncElasticsearch, BadRequestError, NotFoundError
 
-from tests.api.conftest import OPENAI_KEY, Client, Provider
+from tests.api.conftest import Client, Provider, openai_body
 
 
 @pytest.fixture
@@ -21,11 +21,7 @@ async def test_put_get_infer_delete(es: AsyncElasticsearch, openai_provider: Pro
     created = await es.inference.put(
         task_type="text_embedding",
         inference_id="client-model",
-        inference_config={
-            "service": "openai",
-            "service_settings": {"api_key": OPENAI_KEY, "url": openai_provider.url},
-            "task_settings": {"model": "text-embedding-3-small"},
-        },
+        inference_config=openai_body(openai_provider, model="text-embedding-3-small"),
     )
     assert created.body["model_id"] == "client-model"
     assert "api_key" not in created.body["service_settings"]
@@ -62,11 +58,7 @@ async def test_compressed_requests_from_the_client(sidecar: Client, openai_provi
         await client.inference.put(
             task_type="text_embedding",
             inference_id="gzipped",
-            inference_config={
-                "service": "openai",
-                "service_settings": {"api_key": OPENAI_KEY, "url": openai_provider.url},
-                "task_settings": {"model": "text-embedding-3-small"},
-            },
+            inference_config=openai_body(openai_provider, model="text-embedding-3-small"),
         )
         result = await client.inference.inference(task_type="text_embedding", inference_id="gzipped", input=["a"])
     finally:
